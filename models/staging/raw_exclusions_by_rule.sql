@@ -1,0 +1,22 @@
+{#- Lines kept out of the warehouse, per source and rule (excluded) or reason
+    (quarantined). -#}
+{{ config(materialized = 'table') }}
+
+{%- set kinds = ['quality', 'safety', 'judge', 'text'] %}
+
+with line_status as (
+    {%- for name in kinds %}
+    select source_label, load_status, status_reason
+    from {{ ref('stg_' ~ name ~ '__audited') }}
+    where load_status <> 'loaded'
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+)
+
+select
+    source_label,
+    load_status,
+    {{ dbt.split_part('status_reason', "':'", 1) }} as rule,
+    count(*) as line_count
+from line_status
+group by 1, 2, 3

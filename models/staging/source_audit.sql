@@ -1,0 +1,30 @@
+{#- What the build found on disk for every manifest source (sha256, size, raw
+    line count, computed by the build's pre-flight step by streaming each file)
+    next to what the manifest locked. The data-quality gate validates it. -#}
+{{ config(materialized = 'table') }}
+
+with audit as (
+    select *
+    from {{ quant_safety.read_csv_file(var('source_audit_file', 'target/source_audit.csv'), {
+        'source_label': 'VARCHAR', 'relative_path': 'VARCHAR', 'file_exists': 'BOOLEAN',
+        'size_bytes': 'BIGINT', 'sha256': 'VARCHAR', 'raw_lines': 'BIGINT'}) }}
+)
+
+select
+    manifest.source_label,
+    manifest.role,
+    manifest.record_kind,
+    manifest.relative_path,
+    manifest.precedence,
+    manifest.release_wave,
+    manifest.sha256 as expected_sha256,
+    audit.sha256 as actual_sha256,
+    manifest.expected_raw_rows,
+    audit.raw_lines as actual_raw_lines,
+    manifest.expected_loaded_rows,
+    audit.size_bytes,
+    coalesce(audit.file_exists, false) as file_exists,
+    (coalesce(audit.sha256, '') = coalesce(manifest.sha256, '')) as sha256_matches
+from {{ ref('source_manifest') }} as manifest
+left join audit
+    on audit.source_label = manifest.source_label

@@ -1,0 +1,4 @@
+{#- Final load status of every raw line of kind quality (see macro audit_lines). -#}
+{{ config(materialized = 'table') }}
+
+{{ quant_safety.audit_lines(ref('stg_quality__parsed')) }}

@@ -1,0 +1,68 @@
+"""Run dbt as a subprocess against one warehouse file, streaming progress."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .config import PROJECT_DIR, Settings
+from .errors import BuildError
+
+_PROGRESS = re.compile(r"\d+ of \d+ (OK|START|PASS|FAIL|ERROR|WARN|SKIP)")
+
+
+def dbt_env(cfg: Settings, db_file: Path) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "QSAFETY_BUILD_DB": str(db_file),
+        "QSAFETY_RAW_DIR": str(cfg.raw_dir),
+        "QSAFETY_MANIFEST_DIR": str(cfg.manifest_dir),
+        "QSAFETY_DBT_TARGET_PATH": str(cfg.work_dir / "dbt_target"),
+        "QSAFETY_DBT_LOG_PATH": str(cfg.work_dir / "dbt_logs"),
+        "QSAFETY_TARGET": cfg.target,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    })
+    env.setdefault("QSAFETY_DUCKDB_THREADS", str(os.cpu_count() or 2))
+    return env
+
+
+def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None = None,
+            quiet: bool = False) -> list[str]:
+    """Run `dbt <args>`; raise BuildError with the first failure line on failure."""
+    dbt = Path(sys.executable).with_name("dbt")
+    cmd = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", *args, "--project-dir", str(PROJECT_DIR),
+           "--profiles-dir", str(PROJECT_DIR)]
+    variables = {"source_audit_file": str(cfg.work_dir / "source_audit.csv"), **(dbt_vars or {})}
+    cmd += ["--vars", json.dumps(variables)]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=dbt_env(cfg, db_file), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        lines.append(line)
+        if not quiet and (_PROGRESS.search(line) or "Completed" in line or "Done." in line):
+            print(f"  [{time.monotonic() - start:6.1f}s] {line.split(' ', 1)[-1].strip()}", flush=True)
+    code = proc.wait()
+    if code != 0:
+        raise BuildError(f"dbt {args[0]} failed: {summarise_failure(lines)} "
+                         f"(full log: {cfg.work_dir / 'dbt_logs' / 'dbt.log'})")
+    return lines
+
+
+def summarise_failure(lines: list[str]) -> str:
+    """The first dbt error or failing test, as one line."""
+    stripped = [re.sub(r"^\d\d:\d\d:\d\d\s+", "", l).strip() for l in lines]
+    for i, line in enumerate(stripped):
+        if re.search(r"(Compilation|Runtime|Database|Parsing) Error", line) or line.startswith("Failure in test"):
+            detail = [l for l in stripped[i + 1:i + 6] if l and not l.startswith(">")]
+            return " ".join([line] + detail[:2])[:500]
+    for line in stripped:
+        if re.search(r"\b(ERROR|FAIL)\b", line) and "Completed with" not in line and "Done." not in line:
+            return line[:500]
+    return (stripped[-1] if stripped else "no output")[:500]

@@ -1,0 +1,213 @@
+"""The source manifest: a lockfile of the raw inputs.
+
+Columns: source_label, role, record_kind, relative_path, expected_raw_rows,
+expected_loaded_rows, sha256, precedence, release_wave.
+
+`audit_sources` hashes and counts the files a manifest names (streaming, no
+per-row parsing); `check_against_manifest` turns any difference into one-line
+errors naming the file; `lock` refreshes the manifest for new raw data the way
+a lockfile is refreshed, and reports what changed.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+from .layout import DEFAULT_SOURCES, ROLE_OF_KIND
+
+MANIFEST_COLUMNS = [
+    "source_label", "role", "record_kind", "relative_path", "expected_raw_rows",
+    "expected_loaded_rows", "sha256", "precedence", "release_wave",
+]
+AUDIT_COLUMNS = ["source_label", "relative_path", "file_exists", "size_bytes", "sha256", "raw_lines"]
+CHUNK = 8 * 1024 * 1024
+
+
+@dataclass
+class FileAudit:
+    source_label: str
+    relative_path: str
+    file_exists: bool
+    size_bytes: int
+    sha256: str
+    raw_lines: int
+
+
+def hash_and_count(path: Path) -> tuple[str, int, int]:
+    """sha256, number of lines (a last line without newline counts), size in bytes."""
+    digest = hashlib.sha256()
+    lines = 0
+    size = 0
+    last = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+            last = chunk[-1:]
+    if size and last != b"\n":
+        lines += 1
+    return digest.hexdigest(), lines, size
+
+
+def read_manifest(path: Path) -> list[dict]:
+    if not Path(path).exists():
+        raise InputError(f"{path}: source manifest not found (run `qsafety lock` to create it)")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    missing = [c for c in MANIFEST_COLUMNS if rows and c not in rows[0]]
+    if missing:
+        raise InputError(f"{path}: source manifest lacks columns {', '.join(missing)}")
+    return rows
+
+
+def write_manifest(rows: list[dict], path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = sorted(rows, key=lambda r: (r["record_kind"], r["source_label"]))
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in MANIFEST_COLUMNS})
+    os.replace(tmp, path)
+
+
+def audit_sources(raw_dir: Path, manifest_rows: list[dict]) -> list[FileAudit]:
+    audits = []
+    for row in manifest_rows:
+        path = Path(raw_dir) / row["relative_path"]
+        if path.is_file():
+            sha, lines, size = hash_and_count(path)
+            audits.append(FileAudit(row["source_label"], row["relative_path"], True, size, sha, lines))
+        else:
+            audits.append(FileAudit(row["source_label"], row["relative_path"], False, 0, "", 0))
+    return audits
+
+
+def write_audit(audits: list[FileAudit], path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(AUDIT_COLUMNS)
+        for a in audits:
+            writer.writerow([a.source_label, a.relative_path, str(a.file_exists).lower(),
+                             a.size_bytes, a.sha256, a.raw_lines])
+
+
+def check_against_manifest(raw_dir: Path, manifest_rows: list[dict], audits: list[FileAudit]) -> list[str]:
+    """Every difference between the files and the lockfile, one line each."""
+    problems = []
+    by_label = {a.source_label: a for a in audits}
+    for row in manifest_rows:
+        audit = by_label[row["source_label"]]
+        shown = Path(raw_dir) / row["relative_path"]
+        if not audit.file_exists:
+            problems.append(f"{shown}: file missing (source {row['source_label']} in the manifest)")
+            continue
+        if audit.size_bytes == 0:
+            problems.append(f"{shown}: file is empty (source {row['source_label']})")
+        expected_sha = (row.get("sha256") or "").strip()
+        if expected_sha and audit.sha256 != expected_sha:
+            problems.append(
+                f"{shown}: sha256 {audit.sha256[:12]}... differs from the manifest's {expected_sha[:12]}... "
+                f"(the file changed since `qsafety lock`; hash drift)")
+        expected_rows = (row.get("expected_raw_rows") or "").strip()
+        if expected_rows and int(expected_rows) != audit.raw_lines:
+            problems.append(
+                f"{shown}: {audit.raw_lines} raw lines, the manifest expects {int(expected_rows)} "
+                f"(source {row['source_label']})")
+    return problems
+
+
+def unlisted_files(raw_dir: Path, manifest_rows: list[dict]) -> list[str]:
+    listed = {r["relative_path"] for r in manifest_rows}
+    found = []
+    for path in sorted(Path(raw_dir).rglob("*.jsonl")):
+        rel = path.relative_to(raw_dir).as_posix()
+        if rel not in listed:
+            found.append(rel)
+    return found
+
+
+def sniff_kind(path: Path) -> str | None:
+    """Record kind of a JSONL file from its first parseable lines (A, B, C or D)."""
+    safety_tasks = {"advbench_refusal", "jailbreak_amplification", "truthfulqa", "bbq_bias"}
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for _, line in zip(range(50), handle):
+            try:
+                rec = json.loads(line.replace("NaN", "null"))
+            except ValueError:
+                continue
+            if not isinstance(rec, dict):
+                continue
+            if "judge_label" in rec:
+                return "C"
+            if "domain" in rec and "metric" in rec:
+                return "B"
+            if "metrics" in rec:
+                if rec.get("task_name") in safety_tasks or rec.get("metrics") == {}:
+                    return "D"
+                return "A"
+    return None
+
+
+def default_manifest_rows() -> list[dict]:
+    return [
+        {"source_label": label, "role": role, "record_kind": kind, "relative_path": rel,
+         "expected_raw_rows": "", "expected_loaded_rows": "", "sha256": "",
+         "precedence": precedence, "release_wave": wave}
+        for label, role, kind, rel, precedence, wave in DEFAULT_SOURCES
+    ]
+
+
+def label_for(relative_path: str) -> str:
+    stem = relative_path.rsplit(".", 1)[0]
+    return "".join(ch if ch.isalnum() else "_" for ch in stem).strip("_").lower()
+
+
+def refresh_rows(raw_dir: Path, template: list[dict], drop_missing: bool = True) -> tuple[list[dict], list[str]]:
+    """New manifest rows for the files in raw_dir (hash + raw counts), and notes on what changed."""
+    raw_dir = Path(raw_dir)
+    notes: list[str] = []
+    rows: list[dict] = []
+    for row in template:
+        path = raw_dir / row["relative_path"]
+        if not path.is_file():
+            if drop_missing:
+                notes.append(f"removed {row['source_label']}: {row['relative_path']} not found")
+                continue
+            raise InputError(f"{path}: file missing (source {row['source_label']})")
+        rows.append(dict(row))
+    next_wave = max([int(r["release_wave"]) for r in rows] or [0]) + 1
+    next_precedence = max([int(r["precedence"]) for r in rows] or [0]) + 1
+    for rel in unlisted_files(raw_dir, rows):
+        kind = sniff_kind(raw_dir / rel)
+        if kind is None:
+            notes.append(f"skipped {rel}: no record kind recognised in its first lines")
+            continue
+        label = label_for(rel)
+        rows.append({"source_label": label, "role": ROLE_OF_KIND[kind], "record_kind": kind,
+                     "relative_path": rel, "expected_raw_rows": "", "expected_loaded_rows": "",
+                     "sha256": "", "precedence": next_precedence if kind == "C" else 1,
+                     "release_wave": next_wave})
+        notes.append(f"added {label} ({ROLE_OF_KIND[kind]}, kind {kind}): {rel}")
+    audits = {a.source_label: a for a in audit_sources(raw_dir, rows)}
+    old = {r["source_label"]: r for r in template}
+    for row in rows:
+        audit = audits[row["source_label"]]
+        before = old.get(row["source_label"], {})
+        if before and before.get("sha256") and before.get("sha256") != audit.sha256:
+            notes.append(f"changed {row['source_label']}: sha256 {before['sha256'][:12]}... -> {audit.sha256[:12]}..., "
+                         f"raw rows {before.get('expected_raw_rows')} -> {audit.raw_lines}")
+        row["sha256"] = audit.sha256
+        row["expected_raw_rows"] = audit.raw_lines
+        row["expected_loaded_rows"] = ""
+    return rows, notes
