@@ -101,3 +101,10 @@
 {% macro duckdb__has_nonfinite_token(column) -%}
   coalesce(regexp_matches({{ column }}, '[:\[,]\s*-?(NaN|Infinity)\s*[,}\]]'), false)
 {%- endmacro %}
+
+{#- 64-bit float on every engine (dbt.type_float() is 32-bit REAL on DuckDB). -#}
+{% macro type_double() -%}
+  {{ return(adapter.dispatch('type_double', 'quant_safety')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}double{%- endmacro %}

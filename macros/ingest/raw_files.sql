@@ -61,7 +61,7 @@
 
 {% macro json_number(fragment) -%}
   case when {{ quant_safety.json_kind(fragment) }} = 'number'
-    then cast({{ quant_safety.json_text(fragment) }} as {{ dbt.type_float() }}) end
+    then cast({{ quant_safety.json_text(fragment) }} as {{ quant_safety.type_double() }}) end
 {%- endmacro %}
 
 {% macro json_boolean(fragment) -%}

@@ -20,7 +20,10 @@ def dbt_env(cfg: Settings, db_file: Path) -> dict:
     env.update({
         "QSAFETY_BUILD_DB": str(db_file),
         "QSAFETY_RAW_DIR": str(cfg.raw_dir),
-        "QSAFETY_MANIFEST_DIR": str(cfg.manifest_dir),
+        # relative on purpose: dbt writes each seed's compiled SQL to
+        # <target>/run/<project>/<seed path>, which for an absolute seed path
+        # would overwrite the lockfile itself.
+        "QSAFETY_MANIFEST_DIR": os.path.relpath(cfg.manifest_dir, PROJECT_DIR),
         "QSAFETY_DBT_TARGET_PATH": str(cfg.work_dir / "dbt_target"),
         "QSAFETY_DBT_LOG_PATH": str(cfg.work_dir / "dbt_logs"),
         "QSAFETY_TARGET": cfg.target,

@@ -1,0 +1,126 @@
+"""The main job: audit the raw files, build the warehouse with dbt, run the
+data-quality gate, and swap the new warehouse file in atomically.
+
+The build writes into `<db>.building` (a copy of the current warehouse, so the
+incremental staging models skip files already ingested) and replaces the
+warehouse file with os.replace only after `dbt build` (models + tests) and the
+gate pass. A reader holding the old file open keeps its snapshot; a failed
+build leaves the previous file byte-identical.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import manifest
+from .config import Settings, settings
+from .dbt_runner import run_dbt
+from .errors import InputError
+from .gate import run_gate
+
+
+@dataclass
+class BuildReport:
+    db_path: Path
+    data_docs_index: Path | None
+    timings: dict = field(default_factory=dict)
+    gate_warnings: list = field(default_factory=list)
+    expectations_run: int = 0
+
+
+def preflight(cfg: Settings) -> list[dict]:
+    """Hash and count every manifest file; raise InputError naming each difference."""
+    rows = manifest.read_manifest(cfg.manifest_path)
+    if not cfg.raw_dir.is_dir():
+        raise InputError(f"{cfg.raw_dir}: raw directory not found (set QSAFETY_RAW_DIR or run `make demo`)")
+    audits = manifest.audit_sources(cfg.raw_dir, rows)
+    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
+    problems = manifest.check_against_manifest(cfg.raw_dir, rows, audits)
+    if problems:
+        raise InputError(problems[0] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))
+    extra = manifest.unlisted_files(cfg.raw_dir, rows)
+    if extra:
+        print(f"  note: {len(extra)} .jsonl file(s) in the raw dir are not in the manifest and are ignored "
+              f"(run `qsafety lock` to add them): {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}")
+    return rows
+
+
+def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refresh: bool = False,
+          select: str | None = None, quiet: bool = False) -> BuildReport:
+    cfg = cfg or settings()
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
+
+    say(f"[1/4] auditing raw files in {cfg.raw_dir} against {cfg.manifest_path}")
+    preflight(cfg)
+    timings["preflight_s"] = time.monotonic() - start
+
+    building = cfg.building_db_path
+    for leftover in (building, building.with_name(building.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.db_path.exists() and not full_refresh:
+        shutil.copy2(cfg.db_path, building)
+    try:
+        say(f"[2/4] dbt build into {building.name}")
+        t0 = time.monotonic()
+        args = ["build"] + (["--full-refresh"] if full_refresh else []) + (["--select", select] if select else [])
+        run_dbt(cfg, building, args, dbt_vars=dbt_vars, quiet=quiet)
+        timings["dbt_build_s"] = time.monotonic() - t0
+
+        say("[3/4] data-quality gate (Great Expectations)")
+        t0 = time.monotonic()
+        gate = run_gate(building, cfg.data_docs_dir, dbt_vars=dbt_vars, work_dir=cfg.work_dir)
+        timings["gate_s"] = time.monotonic() - t0
+        for warning in gate.warnings:
+            say(f"  warning: {warning}")
+    except BaseException:
+        building.unlink(missing_ok=True)
+        raise
+    say("[4/4] swapping the new warehouse in")
+    os.replace(building, cfg.db_path)
+    timings["total_s"] = time.monotonic() - start
+    return BuildReport(cfg.db_path, gate.data_docs_index, timings, gate.warnings, gate.expectations_run)
+
+
+def lock(cfg: Settings | None = None, quiet: bool = False) -> list[str]:
+    """Refresh the source manifest for the files in the raw dir, like a lockfile.
+
+    Hashes and counts every file, adds new *.jsonl files (kind sniffed from
+    their records), drops missing ones, then builds the staging layer into a
+    scratch warehouse to record the expected loaded rows. Returns what changed.
+    """
+    cfg = cfg or settings()
+    template = manifest.read_manifest(cfg.manifest_path) if cfg.manifest_path.exists() \
+        else manifest.default_manifest_rows()
+    old = {r["source_label"]: r for r in template}
+    rows, notes = manifest.refresh_rows(cfg.raw_dir, template)
+    manifest.write_manifest(rows, cfg.manifest_path)
+    audits = manifest.audit_sources(cfg.raw_dir, rows)
+    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
+    scratch = cfg.work_dir / "lock_scratch.duckdb"
+    scratch.unlink(missing_ok=True)
+    try:
+        run_dbt(cfg, scratch, ["build", "--select", "+raw_reconciliation", "--exclude", "test_type:data",
+                               "test_type:unit"], quiet=True)
+        import duckdb
+        with duckdb.connect(str(scratch), read_only=True) as con:
+            loaded = dict(con.execute("select source_label, loaded_rows from raw_reconciliation").fetchall())
+    finally:
+        scratch.unlink(missing_ok=True)
+    for row in rows:
+        row["expected_loaded_rows"] = loaded.get(row["source_label"], 0)
+        before = old.get(row["source_label"])
+        if before and str(before.get("expected_loaded_rows", "")) not in ("", str(row["expected_loaded_rows"])):
+            notes.append(f"changed {row['source_label']}: loaded rows {before['expected_loaded_rows']} -> "
+                         f"{row['expected_loaded_rows']}")
+    manifest.write_manifest(rows, cfg.manifest_path)
+    if not notes:
+        notes.append("no change: every file matches the manifest")
+    return notes

@@ -1,0 +1,62 @@
+"""Shared fixtures: the synthetic demo raw data and a warehouse built from it,
+once per test session, in a temporary directory (never in data/)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from quant_safety.config import PROJECT_DIR, Settings
+
+SHARED_DIR = Path(os.environ.get("QSAFETY_SHARED_DIR", PROJECT_DIR.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_reference() -> Path:
+    """The published reference tables (tests only; the build never reads them)."""
+    ref = SHARED_DIR / "reference"
+    if not (ref / "published_cells.csv").exists():
+        pytest.skip(f"reference tables not found in {ref} (set QSAFETY_SHARED_DIR)")
+    return ref
+
+
+@pytest.fixture(scope="session")
+def demo_raw_dir(tmp_path_factory) -> Path:
+    from quant_safety.demo.generate import generate_demo
+
+    raw = tmp_path_factory.mktemp("demo") / "raw"
+    generate_demo(raw, seed=42, scale=1)
+    return raw
+
+
+def make_settings(root: Path, raw_dir: Path, manifest_dir: Path | None = None) -> Settings:
+    return Settings(raw_dir=raw_dir, db_path=root / "warehouse.duckdb",
+                    manifest_dir=manifest_dir or (root / "manifest"), out_dir=root / "bundle",
+                    target="duckdb")
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory, demo_raw_dir) -> Settings:
+    """The demo warehouse, built with the committed lockfile (seeds/manifest)."""
+    from quant_safety.build import build
+
+    root = tmp_path_factory.mktemp("warehouse")
+    manifest_dir = root / "manifest"
+    manifest_dir.mkdir()
+    shutil.copy(PROJECT_DIR / "seeds" / "manifest" / "source_manifest.csv", manifest_dir)
+    cfg = make_settings(root, demo_raw_dir, manifest_dir)
+    build(cfg, quiet=True)
+    return cfg
+
+
+@pytest.fixture()
+def query(warehouse):
+    import duckdb
+
+    def run(sql: str):
+        with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+            return con.execute(sql).df()
+
+    return run
