@@ -1,0 +1,385 @@
+"""Robustness checks of TR142 SS16-SS19: leave-one-out, repeated-measures, mixed models.
+
+All three work on non-baseline DELTAS in percentage points
+(``<metric>_delta_pp``), per scope (``all_cells``, ``through_wave_<w>``).
+
+leave_one_out (SS16/SS17, Tables 16/17)
+    Pooled Pearson/Spearman of the quality delta vs a refusal delta with each
+    level of ``by`` (every quant or every base_model present) dropped, plus a
+    ``'none'`` row.  ``pearson_sign_flips`` compares the sign of r with the
+    ``'none'`` row.  Both regex and judge refusal by default (SS16.2).
+    Reference data, 41-cell scope: Table 16 (AWQ 38/+0.257, GPTQ 37/+0.309,
+    Q2_K 35/-0.195 sign flip) and Table 17 (llama3.2-1b 33/+0.489, llama3.2-3b
+    33/+0.148, mistral-7b 36/+0.109) reproduce to 3 dp, as does SS16.2's judge
+    values (judge refusal: dropping AWQ r = -0.0000 p 1.00, dropping GPTQ
+    r = +0.035 p 0.84).  Spearman rho differs by up to 0.002 (ties among the
+    2-dp published deltas).  The judge delta is missing for the two wave-2
+    qwen2.5-7b cells, so judge rows have n = 43 on ``all_cells``.
+
+repeated_measures (SS18, Table 18)
+    ``pingouin.rm_corr`` with subject = base_model, quality in {BERTScore,
+    ROUGE-L, coherence} x refusal in {regex, judge}.  On the 41-cell scope all
+    six rows of Table 18 reproduce (r, p, CI, power; dof = 41 - 6 - 1 = 34).
+    rm_corr is invariant to a per-model shift and to a common rescale, so delta
+    (pp) vs level gives the same r up to the rounding of the published deltas.
+    On ``all_cells`` (45 cells) BERTScore has n = 45 but ROUGE-L/coherence stay
+    at n = 41 because the four wave-2 cells have no ROUGE-L/coherence.
+    Table 18's "n = 41" therefore belongs to the 47-cell bundle.
+
+mixed_models (SS19)
+    ``statsmodels`` MixedLM ``safety ~ quality`` with a random intercept per
+    base_model, both in pp deltas.  Reading of Table 19: the published
+    coefficients (+0.775, -0.861, -0.953) are, to 3 dp, the WITHIN-model
+    (fixed-effects, model-demeaned) slopes, and the published p-values / CIs
+    are those slopes with maximum-likelihood (``reml=False``) standard errors.
+    That is what statsmodels returns when the optimiser (lbfgs) runs into a
+    degenerate point where the random-intercept variance is effectively
+    infinite relative to the residual (the log-likelihood is reported as
+    +inf, the intercept SE ~ 5e8) and ``Group Var`` is *printed* as 0.  So the
+    report's "group variance collapsed to zero" is an artefact of a degenerate
+    fit, not a boundary MLE: the genuine ML optimum on the same data (41
+    cells) has a group variance of ~17-24 pp^2 and coefficients +0.613
+    (p 0.406), -0.792 (p 0.027), -0.957 (p 0.072) -- the same signs and
+    significance verdicts as Table 19, smaller magnitudes.  (REML with lbfgs
+    lands on the same degenerate point: slopes +0.774/-0.861/-0.954 with REML
+    SEs, p 0.339/0.020/0.075, which is why p differs from Table 19 under REML.)
+
+    This implementation fits with ML (``reml=False``, as the report did),
+    tries several optimisers and keeps the fit with the highest FINITE
+    log-likelihood among converged, non-degenerate fits; it also reports the
+    within-model slope (``within_slope``) so Table 19's numbers can be compared
+    directly.  Convergence/singularity warnings are caught and reported in
+    ``warning``; nothing is printed.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._common import (
+    FLAG_CONSTANT,
+    FLAG_MISSING_COLUMN,
+    FLAG_N_LT_3,
+    FLAG_OK,
+    QUALITY_METRICS,
+    REFUSAL_METRICS,
+    correlate,
+    delta_col,
+    has_columns,
+    is_constant,
+    iter_scopes,
+    metric_name,
+    paired,
+    safety_source,
+    sign_of,
+    sort_rows,
+)
+
+NONE = "none"
+FLAG_SUBJECTS_LT_3 = "n_subjects_lt_3"
+
+LOO_COLUMNS = [
+    "scope",
+    "by",
+    "quality_metric",
+    "safety_metric",
+    "safety_source",
+    "dropped",
+    "n",
+    "n_dropped",
+    "pearson_r",
+    "pearson_p",
+    "spearman_rho",
+    "spearman_p",
+    "pearson_sign_flips",
+    "spearman_sign_flips",
+    "flag",
+]
+
+
+def _as_list(v) -> list[str]:
+    if isinstance(v, str):
+        return [v]
+    return list(v)
+
+
+def leave_one_out(
+    matrix: pd.DataFrame,
+    by: str = "quant",
+    quality: str = "quality_bertscore_delta_pp",
+    safety: str | Sequence[str] = ("safety_refusal_rate_delta_pp", "judge_refusal_rate_delta_pp"),
+    scopes: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Leave-one-``by``-out pooled correlations (``by`` = 'quant' or 'base_model').
+
+    ``safety`` may be one column or a sequence (default: regex AND judge
+    refusal delta).  Levels are those present among the scope's non-baseline
+    cells; ``n_dropped`` counts the removed cells with a finite pair.
+    """
+    if by not in ("quant", "base_model"):
+        raise ValueError("by must be 'quant' or 'base_model'")
+    rows = []
+    qc = delta_col(quality)
+    for scope, df in iter_scopes(matrix):
+        if scopes is not None and scope not in scopes:
+            continue
+        for s in _as_list(safety):
+            sc = delta_col(s)
+            base = {
+                "scope": scope,
+                "by": by,
+                "quality_metric": metric_name(qc),
+                "safety_metric": metric_name(sc),
+                "safety_source": safety_source(sc),
+            }
+            if not has_columns(df, qc, sc, by):
+                rows.append({**base, "dropped": NONE, **correlate([], []), "n_dropped": 0,
+                             "flag": FLAG_MISSING_COLUMN})
+                continue
+            data = paired(df, qc, sc, extra=[by])
+            ref = correlate(data[qc], data[sc])
+            rows.append({**base, "dropped": NONE, "n_dropped": 0, **ref})
+            levels = sorted(df[by].dropna().astype(str).unique())
+            for lev in levels:
+                keep = data[by].astype(str) != lev
+                res = correlate(data.loc[keep, qc], data.loc[keep, sc])
+                rows.append({**base, "dropped": lev, "n_dropped": int((~keep).sum()), **res})
+            # sign flips vs the 'none' row of this (scope, safety)
+            for r in rows:
+                if r["scope"] == scope and r["safety_metric"] == base["safety_metric"] and r["by"] == by:
+                    for stat, col in (("pearson_r", "pearson_sign_flips"), ("spearman_rho", "spearman_sign_flips")):
+                        a, b = sign_of(ref[stat]), sign_of(r[stat])
+                        r[col] = bool(a != 0 and b != 0 and a != b)
+    out = pd.DataFrame(rows, columns=LOO_COLUMNS)
+    for c in ("pearson_sign_flips", "spearman_sign_flips"):
+        out[c] = out[c].fillna(False).astype(bool)
+    return sort_rows(out, ["scope", "by", "quality_metric", "safety_metric", "dropped"],
+                     first={"dropped": [NONE]})
+
+
+RM_COLUMNS = [
+    "scope",
+    "quality_metric",
+    "safety_metric",
+    "safety_source",
+    "n",
+    "n_subjects",
+    "r",
+    "p",
+    "ci95_lo",
+    "ci95_hi",
+    "dof",
+    "power",
+    "flag",
+]
+
+
+def repeated_measures(
+    matrix: pd.DataFrame,
+    quality_metrics=QUALITY_METRICS,
+    safety_metrics=REFUSAL_METRICS,
+    subject: str = "base_model",
+) -> pd.DataFrame:
+    """Repeated-measures correlation (pingouin.rm_corr, subject = base_model) on pp deltas.
+
+    Subjects with a single complete cell carry no within-subject information
+    and are dropped before the call; ``n``/``n_subjects`` count what entered.
+    Fewer than 3 subjects (pingouin's minimum) gives NaN + ``n_subjects_lt_3``.
+    dof = n - n_subjects - 1; dof < 1 or a constant input gives NaN + flag.
+    """
+    import pingouin as pg
+
+    rows = []
+    for scope, df in iter_scopes(matrix):
+        for q in quality_metrics:
+            for s in safety_metrics:
+                qc, sc = delta_col(q), delta_col(s)
+                base = {"scope": scope, "quality_metric": q, "safety_metric": s,
+                        "safety_source": safety_source(s)}
+                nan = {"r": math.nan, "p": math.nan, "ci95_lo": math.nan, "ci95_hi": math.nan,
+                       "dof": math.nan, "power": math.nan}
+                if not has_columns(df, qc, sc, subject):
+                    rows.append({**base, "n": 0, "n_subjects": 0, **nan, "flag": FLAG_MISSING_COLUMN})
+                    continue
+                data = paired(df, qc, sc, extra=[subject]).dropna(subset=[subject])
+                sizes = data.groupby(subject)[qc].transform("size")
+                data = data.loc[sizes >= 2]
+                n, k = len(data), int(data[subject].nunique())
+                dof = n - k - 1
+                # within-subject variation must exist in both variables
+                wq = data[qc] - data.groupby(subject)[qc].transform("mean")
+                ws = data[sc] - data.groupby(subject)[sc].transform("mean")
+                if k < 1 or dof < 1:
+                    rows.append({**base, "n": n, "n_subjects": k, **nan, "flag": FLAG_N_LT_3})
+                    continue
+                if k < 3:  # pingouin.rm_corr refuses fewer than 3 subjects
+                    rows.append({**base, "n": n, "n_subjects": k, **nan, "dof": dof,
+                                 "flag": FLAG_SUBJECTS_LT_3})
+                    continue
+                if np.allclose(wq, 0) or np.allclose(ws, 0):
+                    rows.append({**base, "n": n, "n_subjects": k, **nan, "dof": dof, "flag": FLAG_CONSTANT})
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    res = pg.rm_corr(data=data.reset_index(drop=True), x=qc, y=sc, subject=subject)
+                ci = res["CI95"].iloc[0] if "CI95" in res.columns else res["CI95%"].iloc[0]
+                rows.append(
+                    {
+                        **base,
+                        "n": n,
+                        "n_subjects": k,
+                        "r": float(res["r"].iloc[0]),
+                        "p": float(res["pval"].iloc[0]),
+                        "ci95_lo": float(ci[0]),
+                        "ci95_hi": float(ci[1]),
+                        "dof": int(res["dof"].iloc[0]),
+                        "power": float(res["power"].iloc[0]),
+                        "flag": FLAG_OK,
+                    }
+                )
+    out = pd.DataFrame(rows, columns=RM_COLUMNS)
+    return sort_rows(out, ["scope", "quality_metric", "safety_metric"])
+
+
+MIXED_COLUMNS = [
+    "scope",
+    "quality_metric",
+    "safety_metric",
+    "safety_source",
+    "n",
+    "n_groups",
+    "coefficient",
+    "p",
+    "ci95_lo",
+    "ci95_hi",
+    "intercept",
+    "group_variance",
+    "group_variance_collapsed",
+    "residual_variance",
+    "log_likelihood",
+    "converged",
+    "optimizer",
+    "within_slope",
+    "warning",
+    "flag",
+]
+
+OPTIMIZERS = ("lbfgs", "bfgs", "powell", "nm", "cg")
+
+
+def _within_slope(data: pd.DataFrame, x: str, y: str, group: str) -> float:
+    dx = data[x] - data.groupby(group)[x].transform("mean")
+    dy = data[y] - data.groupby(group)[y].transform("mean")
+    den = float((dx * dx).sum())
+    return float((dx * dy).sum()) / den if den > 0 else math.nan
+
+
+def _fit_mixed(data: pd.DataFrame, reml: bool):
+    """Fit with each optimiser; return (best result or None, optimiser, messages)."""
+    import statsmodels.formula.api as smf
+
+    messages: list[str] = []
+    candidates = []
+    for opt in OPTIMIZERS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                res = smf.mixedlm("y ~ x", data, groups=data["g"]).fit(reml=reml, method=opt)
+            except Exception as exc:  # noqa: BLE001 - any optimiser failure is data, not a crash
+                messages.append(f"{opt}: {type(exc).__name__}: {exc}")
+                continue
+        for w in caught:
+            msg = f"{opt}: {w.category.__name__}: {str(w.message).splitlines()[0]}"
+            if msg not in messages:
+                messages.append(msg)
+        llf = float(res.llf)
+        try:
+            icpt_se = float(res.bse["Intercept"])
+        except Exception:  # noqa: BLE001
+            icpt_se = math.nan
+        degenerate = (not np.isfinite(llf)) or (not np.isfinite(icpt_se)) or icpt_se > 1e6
+        candidates.append((opt, res, llf, bool(res.converged), degenerate))
+    if not candidates:
+        return None, "", messages
+    good = [c for c in candidates if c[3] and not c[4]]
+    pool = good or [c for c in candidates if not c[4]] or candidates
+    # highest finite log-likelihood; ties broken by optimiser order (stable)
+    best = max(pool, key=lambda c: (c[2] if np.isfinite(c[2]) else -np.inf, -OPTIMIZERS.index(c[0])))
+    if not good:
+        messages.append("no converged non-degenerate fit")
+    return best[1], best[0], messages
+
+
+def mixed_models(
+    matrix: pd.DataFrame,
+    quality_metrics=QUALITY_METRICS,
+    safety_metrics=REFUSAL_METRICS,
+    group: str = "base_model",
+    reml: bool = False,
+) -> pd.DataFrame:
+    """MixedLM ``safety_delta_pp ~ quality_delta_pp`` + random intercept per base_model.
+
+    See the module docstring for why ML is the default and why Table 19's
+    coefficients equal ``within_slope``.  ``group_variance`` is the estimated
+    random-intercept variance (pp^2); ``group_variance_collapsed`` is
+    ``group_variance < 1e-6``.  Needs >= 2 groups and n >= 4.
+    """
+    rows = []
+    for scope, df in iter_scopes(matrix):
+        for q in quality_metrics:
+            for s in safety_metrics:
+                qc, sc = delta_col(q), delta_col(s)
+                base = {"scope": scope, "quality_metric": q, "safety_metric": s,
+                        "safety_source": safety_source(s)}
+                empty = {c: math.nan for c in MIXED_COLUMNS if c not in base}
+                empty.update({"converged": False, "group_variance_collapsed": False, "optimizer": "",
+                              "warning": "", "n": 0, "n_groups": 0})
+                if not has_columns(df, qc, sc, group):
+                    rows.append({**base, **empty, "flag": FLAG_MISSING_COLUMN})
+                    continue
+                data = paired(df, qc, sc, extra=[group]).dropna(subset=[group])
+                data = pd.DataFrame({"x": data[qc].to_numpy(), "y": data[sc].to_numpy(),
+                                     "g": data[group].astype(str).to_numpy()})
+                data = data.sort_values(["g", "x", "y"], kind="mergesort").reset_index(drop=True)
+                n, k = len(data), int(data["g"].nunique())
+                info = {"n": n, "n_groups": k}
+                if n < 4 or k < 2:
+                    rows.append({**base, **empty, **info, "flag": FLAG_N_LT_3})
+                    continue
+                if is_constant(data["x"].to_numpy()) or is_constant(data["y"].to_numpy()):
+                    rows.append({**base, **empty, **info, "flag": FLAG_CONSTANT})
+                    continue
+                res, opt, msgs = _fit_mixed(data, reml=reml)
+                within = _within_slope(data, "x", "y", "g")
+                if res is None:
+                    rows.append({**base, **empty, **info, "within_slope": within,
+                                 "warning": "; ".join(msgs), "flag": "fit_failed"})
+                    continue
+                ci = res.conf_int().loc["x"]
+                gv = float(np.asarray(res.cov_re)[0, 0])
+                rows.append(
+                    {
+                        **base,
+                        **info,
+                        "coefficient": float(res.params["x"]),
+                        "p": float(res.pvalues["x"]),
+                        "ci95_lo": float(ci.iloc[0]),
+                        "ci95_hi": float(ci.iloc[1]),
+                        "intercept": float(res.params["Intercept"]),
+                        "group_variance": gv,
+                        "group_variance_collapsed": bool(gv < 1e-6),
+                        "residual_variance": float(res.scale),
+                        "log_likelihood": float(res.llf),
+                        "converged": bool(res.converged),
+                        "optimizer": opt,
+                        "within_slope": within,
+                        "warning": "; ".join(msgs),
+                        "flag": FLAG_OK,
+                    }
+                )
+    out = pd.DataFrame(rows, columns=MIXED_COLUMNS)
+    return sort_rows(out, ["scope", "quality_metric", "safety_metric"])
