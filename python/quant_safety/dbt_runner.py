@@ -24,8 +24,8 @@ def dbt_env(cfg: Settings, db_file: Path) -> dict:
         # <target>/run/<project>/<seed path>, which for an absolute seed path
         # would overwrite the lockfile itself.
         "QSAFETY_MANIFEST_DIR": os.path.relpath(cfg.manifest_dir, PROJECT_DIR),
-        "QSAFETY_DBT_TARGET_PATH": str(cfg.work_dir / "dbt_target"),
-        "QSAFETY_DBT_LOG_PATH": str(cfg.work_dir / "dbt_logs"),
+        "DBT_TARGET_PATH": str(cfg.work_dir / "dbt_target"),
+        "DBT_LOG_PATH": str(cfg.work_dir / "dbt_logs"),
         "QSAFETY_TARGET": cfg.target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     })

@@ -10,6 +10,7 @@ a lockfile is refreshed, and reports what changed.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -39,17 +40,32 @@ class FileAudit:
 
 
 def hash_and_count(path: Path) -> tuple[str, int, int]:
-    """sha256, number of lines (a last line without newline counts), size in bytes."""
+    """sha256, number of lines (a last line without newline counts), size in bytes.
+
+    Also checks the bytes are UTF-8 (the contract's encoding): a file that is
+    not raises InputError naming the file and the line.
+    """
     digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
     lines = 0
     size = 0
     last = b""
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line = lines + chunk[:exc.start].count(b"\n") + 1
+                raise InputError(f"{path}: line {line}: not UTF-8 ({exc.reason} at byte "
+                                 f"{size + exc.start})") from None
             lines += chunk.count(b"\n")
             size += len(chunk)
             last = chunk[-1:]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: line {lines + 1}: not UTF-8 (truncated multi-byte character at the end)") from None
     if size and last != b"\n":
         lines += 1
     return digest.hexdigest(), lines, size
@@ -114,16 +130,16 @@ def check_against_manifest(raw_dir: Path, manifest_rows: list[dict], audits: lis
             continue
         if audit.size_bytes == 0:
             problems.append(f"{shown}: file is empty (source {row['source_label']})")
-        expected_sha = (row.get("sha256") or "").strip()
-        if expected_sha and audit.sha256 != expected_sha:
-            problems.append(
-                f"{shown}: sha256 {audit.sha256[:12]}... differs from the manifest's {expected_sha[:12]}... "
-                f"(the file changed since `qsafety lock`; hash drift)")
         expected_rows = (row.get("expected_raw_rows") or "").strip()
         if expected_rows and int(expected_rows) != audit.raw_lines:
             problems.append(
                 f"{shown}: {audit.raw_lines} raw lines, the manifest expects {int(expected_rows)} "
                 f"(source {row['source_label']})")
+        expected_sha = (row.get("sha256") or "").strip()
+        if expected_sha and audit.sha256 != expected_sha:
+            problems.append(
+                f"{shown}: sha256 {audit.sha256[:12]}... differs from the manifest's {expected_sha[:12]}... "
+                f"(the file changed since `qsafety lock`; hash drift)")
     return problems
 
 
