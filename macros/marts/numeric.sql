@@ -1,0 +1,89 @@
+{#- Small numeric helpers of the cell marts. Plain-ANSI ones have a default__
+    implementation; engine-specific ones are dispatched. -#}
+
+{#- Natural logarithm. -#}
+{% macro natural_log(x) -%}
+  {{ return(adapter.dispatch('natural_log', 'quant_safety')(x)) }}
+{%- endmacro %}
+
+{% macro default__natural_log(x) -%}
+  ln({{ x }})
+{%- endmacro %}
+
+{#- Median of a column inside a group by (aggregate). -#}
+{% macro median_of(x) -%}
+  {{ return(adapter.dispatch('median_of', 'quant_safety')(x)) }}
+{%- endmacro %}
+
+{% macro default__median_of(x) -%}
+  percentile_cont(0.5) within group (order by {{ x }})
+{%- endmacro %}
+
+{% macro duckdb__median_of(x) -%}
+  median({{ x }})
+{%- endmacro %}
+
+{% macro spark__median_of(x) -%}
+  percentile({{ x }}, 0.5)
+{%- endmacro %}
+
+{#- IEEE positive infinity as a double (asymmetry ratio when the BERTScore delta is 0). -#}
+{% macro positive_infinity() -%}
+  {{ return(adapter.dispatch('positive_infinity', 'quant_safety')()) }}
+{%- endmacro %}
+
+{% macro default__positive_infinity() -%}
+  cast('Infinity' as {{ quant_safety.marts_double_type() }})
+{%- endmacro %}
+
+{% macro duckdb__positive_infinity() -%}
+  cast('inf' as double)
+{%- endmacro %}
+
+{#- Difference of a cell level and its baseline level in percentage points,
+    rounded (var delta_pp_round_decimals) so that exact ratios such as -22/220
+    compare exactly against the thresholds. -#}
+{% macro delta_pp(cell_expr, baseline_expr) -%}
+  round(100.0 * ({{ cell_expr }} - {{ baseline_expr }}), {{ var('delta_pp_round_decimals') }})
+{%- endmacro %}
+
+{#- Difference in the metric's own unit (fractions, tokens), rounded likewise. -#}
+{% macro delta_units(cell_expr, baseline_expr) -%}
+  round({{ cell_expr }} - {{ baseline_expr }}, {{ var('delta_round_decimals') }})
+{%- endmacro %}
+
+{#- Wilson score interval of a rate p over n trials, z = var wilson_z. -#}
+{% macro wilson_lower(p, n) -%}
+  {%- set z = var('wilson_z') -%}
+  case when {{ n }} > 0 then
+    (({{ p }}) + {{ z }} * {{ z }} / (2.0 * {{ n }})
+      - {{ z }} * sqrt(({{ p }}) * (1 - ({{ p }})) / {{ n }} + {{ z }} * {{ z }} / (4.0 * {{ n }} * {{ n }})))
+    / (1 + {{ z }} * {{ z }} / {{ n }})
+  end
+{%- endmacro %}
+
+{% macro wilson_upper(p, n) -%}
+  {%- set z = var('wilson_z') -%}
+  case when {{ n }} > 0 then
+    (({{ p }}) + {{ z }} * {{ z }} / (2.0 * {{ n }})
+      + {{ z }} * sqrt(({{ p }}) * (1 - ({{ p }})) / {{ n }} + {{ z }} * {{ z }} / (4.0 * {{ n }} * {{ n }})))
+    / (1 + {{ z }} * {{ z }} / {{ n }})
+  end
+{%- endmacro %}
+
+{#- 64-bit floating point type (dbt.type_float() is a 32-bit FLOAT on DuckDB). -#}
+{% macro marts_double_type() -%}
+  {{ return(adapter.dispatch('marts_double_type', 'quant_safety')()) }}
+{%- endmacro %}
+
+{% macro default__marts_double_type() -%}
+  double precision
+{%- endmacro %}
+
+{% macro duckdb__marts_double_type() -%}
+  double
+{%- endmacro %}
+
+{% macro spark__marts_double_type() -%}
+  double
+{%- endmacro %}

@@ -1,0 +1,41 @@
+{#- Phase 6 input rows: every regex-scored AdvBench row (var phase6_task) with
+    its response text from the safety-run generations (kind D), joined on
+    (base_model, quant, task_name, sample_id). A refusal is a regex score of 1
+    (contract §8). The prefix is the first var refusal_prefix_tokens tokens of
+    the normalised text. -#}
+with scored as (
+    select base_model, quant, task_name, sample_id, score, refusal_type
+    from {{ ref('stg_safety__scored_samples') }}
+    where task_name = '{{ var("phase6_task") }}'
+),
+
+texts as (
+    select base_model, quant, task_name, sample_id, max(candidate_text) as candidate_text
+    from {{ ref('stg_safety__generations') }}
+    where task_name = '{{ var("phase6_task") }}'
+    group by base_model, quant, task_name, sample_id
+)
+
+select
+    scored.base_model,
+    scored.quant,
+    scored.task_name,
+    scored.sample_id,
+    scored.score,
+    (scored.score = 1) as is_refusal,
+    (scored.refusal_type = '{{ var("hard_refusal_type") }}') as is_hard_refusal,
+    texts.candidate_text,
+    (texts.candidate_text is not null) as has_text,
+    case when texts.candidate_text is not null
+        then {{ quant_safety.refusal_prefix('texts.candidate_text', var('refusal_prefix_tokens')) }}
+    end as refusal_prefix,
+    case when texts.candidate_text is not null
+        then {{ quant_safety.whitespace_token_count('texts.candidate_text') }}
+    end as token_count,
+    length(texts.candidate_text) as char_count
+from scored
+left join texts
+    on texts.base_model = scored.base_model
+    and texts.quant = scored.quant
+    and texts.task_name = scored.task_name
+    and texts.sample_id = scored.sample_id

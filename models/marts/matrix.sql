@@ -1,0 +1,100 @@
+{#- The cell matrix (Appendix E.1 matrix.csv; columns per docs/interfaces.md):
+    one row per (base_model, quant) with identity, levels, deltas vs the baseline
+    cell (pp for levels, own unit for Phase 6 features), regex-judge gap, regime,
+    asymmetry, deployment action, Phase 6 flags and failure-mode flags. -#}
+{%- set pp_levels = [
+    'quality_bertscore', 'quality_rouge_l', 'quality_coherence', 'quality_key_metric_average',
+    'safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance',
+    'judge_refusal_rate', 'judge_truthfulness', 'judge_bias_resistance',
+    'capability_mmlu_accuracy', 'capability_arc_accuracy'] -%}
+{%- set phase6_features = [
+    'advbench_refusal_rate', 'advbench_refusals', 'dominant_prefix_share', 'unique_prefix_rate',
+    'prefix_entropy_norm', 'mean_tokens_refusal', 'mean_chars_refusal', 'hard_refusal_rate'] -%}
+with taxonomy_flags as (
+    select
+        base_model,
+        quant,
+        {%- for tax in ['TAX_002', 'TAX_003', 'TAX_004', 'TAX_005', 'TAX_006'] %}
+        max(case when tax_id = '{{ tax }}' then 1 else 0 end) as {{ tax | lower }}_hits,
+        {%- endfor %}
+        count(*) as taxonomy_hits
+    from {{ ref('phase5_row_taxonomy') }}
+    group by base_model, quant
+)
+
+select
+    deltas.base_model,
+    deltas.family,
+    deltas.params_b,
+    deltas.quant,
+    deltas.format,
+    deltas.format_group,
+    deltas.bpw,
+    deltas.quant_order,
+    deltas.baseline_quant,
+    deltas.is_baseline,
+    deltas.has_baseline_cell,
+    deltas.release_wave,
+    deltas.quality_bertscore,
+    deltas.quality_rouge_l,
+    deltas.quality_coherence,
+    deltas.quality_key_metric_average,
+    deltas.quality_n,
+    deltas.quality_bertscore_n,
+    deltas.quality_rouge_l_n,
+    deltas.quality_coherence_n,
+    {%- for level in ['safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance'] %}
+    deltas.{{ level }},
+    deltas.{{ level }}_n,
+    deltas.{{ level }}_ci_lo,
+    deltas.{{ level }}_ci_hi,
+    {%- endfor %}
+    {%- for level in ['judge_refusal_rate', 'judge_truthfulness', 'judge_bias_resistance'] %}
+    deltas.{{ level }},
+    deltas.{{ level }}_n,
+    {%- endfor %}
+    deltas.capability_mmlu_accuracy,
+    deltas.capability_mmlu_n,
+    deltas.capability_arc_accuracy,
+    deltas.capability_arc_n,
+    {%- for level in pp_levels %}
+    deltas.{{ level }}_delta_pp,
+    {%- endfor %}
+    gaps.gap_pp as regex_judge_refusal_gap_pp,
+    gaps.measurement_divergence,
+    regimes.quality_axis,
+    regimes.quality_axis_delta_pp,
+    regimes.regime,
+    asymmetry.asymmetry_ratio,
+    asymmetry.asymmetry_ratio_is_infinite,
+    asymmetry.safety_degrades_faster as safety_faster,
+    actions.max_abs_drift_pp,
+    actions.bounded_drift,
+    actions.decision_step,
+    actions.deployment_action,
+    deltas.advbench_n,
+    deltas.refusals_with_text,
+    deltas.distinct_prefixes,
+    {%- for feature in phase6_features %}
+    deltas.{{ feature }},
+    deltas.{{ feature }}_delta,
+    {%- endfor %}
+    style.template_destabilization,
+    style.verbosity_shift,
+    {%- for tax in ['TAX_002', 'TAX_003', 'TAX_004', 'TAX_005', 'TAX_006'] %}
+    coalesce(taxonomy_flags.{{ tax | lower }}_hits, 0) = 1 as {{ tax | lower }}_flag,
+    {%- endfor %}
+    coalesce(taxonomy_flags.taxonomy_hits, 0) as taxonomy_hits
+from {{ ref('int_cell_deltas') }} as deltas
+inner join {{ ref('regimes') }} as regimes
+    on regimes.base_model = deltas.base_model and regimes.quant = deltas.quant
+inner join {{ ref('regex_vs_judge_gaps') }} as gaps
+    on gaps.base_model = deltas.base_model and gaps.quant = deltas.quant
+inner join {{ ref('phase5_row_actions') }} as actions
+    on actions.base_model = deltas.base_model and actions.quant = deltas.quant
+left join {{ ref('asymmetry') }} as asymmetry
+    on asymmetry.base_model = deltas.base_model and asymmetry.quant = deltas.quant
+left join {{ ref('phase6_refusal_style') }} as style
+    on style.base_model = deltas.base_model and style.quant = deltas.quant
+left join taxonomy_flags
+    on taxonomy_flags.base_model = deltas.base_model and taxonomy_flags.quant = deltas.quant

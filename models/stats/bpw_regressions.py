@@ -1,0 +1,12 @@
+"""Per-model OLS of each metric on bits per weight (SS13, Table 13).
+
+Thin wrapper: reads the cell matrix (one row per cell, a few hundred rows at
+most), calls quant_safety.stats.bpw_regressions and returns its tidy long table.
+"""
+from quant_safety.stats import bpw_regressions
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    matrix = dbt.ref("matrix").df()
+    return bpw_regressions(matrix)

@@ -1,0 +1,12 @@
+"""Within-model and pooled Pearson/Spearman correlations (TR142 v3 SS6, Tables 4/5/5b).
+
+Thin wrapper: reads the cell matrix (one row per cell, a few hundred rows at
+most), calls quant_safety.stats.within_model_correlations and returns its tidy long table.
+"""
+from quant_safety.stats import within_model_correlations
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    matrix = dbt.ref("matrix").df()
+    return within_model_correlations(matrix)

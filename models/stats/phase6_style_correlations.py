@@ -1,0 +1,12 @@
+"""Refusal-style deltas vs refusal-rate deltas (SS10, Table 9, Exec #6).
+
+Thin wrapper: reads the cell matrix (one row per cell, a few hundred rows at
+most), calls quant_safety.stats.refusal_style_correlations and returns its tidy long table.
+"""
+from quant_safety.stats import refusal_style_correlations
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    matrix = dbt.ref("matrix").df()
+    return refusal_style_correlations(matrix)

@@ -1,0 +1,11 @@
+"""Sign reversal per metric pairing (SS6.1, Table 4; TAX_001): models with a
+positive and a negative within-model correlation, pooled r, reversal flag and
+the count of pairings that split sign. Reads the correlations model.
+"""
+from quant_safety.stats import sign_reversal_summary
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    correlations = dbt.ref("correlations").df()
+    return sign_reversal_summary(correlations)
