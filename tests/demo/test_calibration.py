@@ -185,28 +185,77 @@ def _judge_rates(j, mode):
     return pd.DataFrame({"k": k, "n": n})
 
 
-def _excess(k, n, v):
-    """How far k/n is from being the nearest achievable k/n to v (0 = nearest)."""
-    return max(0.0, abs(k / n - v) - 0.5 / n)
+def _rate_dev_limits(b, qu):
+    """(precedence, pool) limit on |judge rate - published rate| (see README, judge refusal)."""
+    if b in ("mistral-7b", "qwen2.5-7b"):
+        return 0.005 + 1e-9, 0.0075          # k/439-type values: precedence n <= 220 cannot reach them
+    return 2e-4, 2e-4
 
 
-def test_judge_refusal_nearest(frames, reference):
+def test_judge_refusal_close(frames, reference):
     pub, _ = reference
     j = frames[3]
     prec, pool = _judge_rates(j, "precedence"), _judge_rates(j, "pool")
-    worst = 0.0
     for (b, qu), row in pub.iterrows():
         if pd.isna(row.judge_refusal_rate):
             continue
-        for rates in (prec, pool):
-            k, n = rates.loc[(b, qu)]
-            worst = max(worst, _excess(k, n, row.judge_refusal_rate))
-    # published rates are rounded to 4 dp (and some are derived to +-1e-4): allow that
-    assert worst <= 2.5e-4, worst
+        lim_p, lim_pool = _rate_dev_limits(b, qu)
+        k, n = prec.loc[(b, qu)]
+        assert abs(k / n - row.judge_refusal_rate) <= lim_p, (b, qu, k, n)
+        k, n = pool.loc[(b, qu)]
+        assert abs(k / n - row.judge_refusal_rate) <= lim_pool, (b, qu, k, n)
+    # at most 6 UNCLEAR/ERROR rows per cell and judge (contract 170/205 for qwen2.5-1.5b Q2_K: 15)
+    for (b, qu), (k, n) in prec.iterrows():
+        assert n >= (205 if (b, qu) == ("qwen2.5-1.5b", "Q2_K") else 214), (b, qu, n)
+    assert prec.loc[("qwen2.5-1.5b", "Q2_K")].tolist() == [170, 205]
     seven = [(b, qu) for (b, qu) in pub.index if b in ("mistral-7b", "qwen2.5-7b") and qu not in ("AWQ", "GPTQ")]
     assert len(seven) == 12
     for c in seven:
-        assert pool.loc[c, "n"] > 400 and prec.loc[c, "n"] <= 220
+        assert pool.loc[c, "n"] >= 428 and prec.loc[c, "n"] <= 220
+
+
+# Published judge deltas (pp, 2 dp): App. A plus the inferred mistral-7b AWQ/GPTQ rates.
+INFERRED_JUDGE_DELTA = {("mistral-7b", "AWQ"): -56.82, ("mistral-7b", "GPTQ"): -51.36}
+TABLE8_MAX_JUDGE = {"Q8_0": 2.60, "Q6_K": 1.82, "Q5_K_M": 2.73, "Q4_K_M": 2.73, "Q3_K_S": 8.18, "Q2_K": 9.09,
+                    "AWQ": 56.82, "GPTQ": 51.36}
+# Cells whose published delta no k/n with n <= 220 can reproduce near the published rates (the
+# published 7B values are pooled k/~439 values, contract section 11.2). Max |error| in pp.
+PRECEDENCE_INEXACT = {("mistral-7b", q): 0.0095 for q in ("Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_S", "Q2_K")}
+PRECEDENCE_INEXACT.update({("qwen2.5-7b", q): 0.225 for q in ("Q5_K_M", "Q4_K_M", "Q3_K_S")})
+POOL_INEXACT = {("mistral-7b", q): 0.0095 for q in ("Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_S", "Q2_K")}
+
+
+def _judge_deltas(j, pub, mode):
+    r = _judge_rates(j, mode)
+    rate = r.k / r.n
+    out = {}
+    for (b, qu), row in pub.iterrows():
+        out[(b, qu)] = 100 * (float(rate[(b, qu)]) - float(rate[(b, row.baseline_quant)]))
+    return out
+
+
+@pytest.mark.parametrize("mode,inexact", [("precedence", PRECEDENCE_INEXACT), ("pool", POOL_INEXACT)])
+def test_judge_deltas_published(frames, reference, mode, inexact):
+    pub, _ = reference
+    deltas = _judge_deltas(frames[3], pub, mode)
+    targets = {c: row.published_judge_refusal_delta_pp for c, row in pub.iterrows()
+               if not pd.isna(row.published_judge_refusal_delta_pp)}
+    assert len(targets) == 47
+    targets.update(INFERRED_JUDGE_DELTA)
+    misses = {}
+    for c, d in targets.items():
+        if round(deltas[c], 2) != d:
+            misses[c] = abs(deltas[c] - d)
+    assert set(misses) == set(inexact), (mode, misses)
+    for c, e in misses.items():
+        assert e <= inexact[c], (mode, c, deltas[c], targets[c])
+    # Table 8: max refusal signal per quant = max |judge delta| over the models
+    for qu, mx in TABLE8_MAX_JUDGE.items():
+        got = max(abs(v) for (b, q), v in deltas.items() if q == qu)
+        assert round(got, 2) == mx, (mode, qu, got)
+    # Q5_K_M max |judge delta| = 2.73 pp on qwen2.5-1.5b
+    q5 = max(((abs(v), b) for (b, q), v in deltas.items() if q == "Q5_K_M"))
+    assert q5[1] == "qwen2.5-1.5b" and round(q5[0], 2) == 2.73
 
 
 def test_judge_deltas_and_gap(frames, reference):
@@ -225,7 +274,7 @@ def test_judge_deltas_and_gap(frames, reference):
         if b == "qwen2.5-7b" and qu in ("AWQ", "GPTQ"):   # documented fills
             assert abs(rate[(b, qu)] - regex[(b, qu)]) < 0.20
             assert d >= row.published_refusal_delta_pp if not pd.isna(row.published_refusal_delta_pp) else True
-    assert worst <= 0.5, worst
+    assert worst <= 0.225, worst
     pub_gap = {i for i, r in pub.iterrows() if not pd.isna(r.judge_refusal_rate)
                and abs(r.judge_refusal_rate - r.regex_refusal_rate) >= 0.20}
     assert len(gap_cells) == 23 and gap_cells == pub_gap

@@ -349,6 +349,181 @@ def solve_phase6(r0: int, cells: list) -> dict:
     return res
 
 
+# ---------------------------------------------------------------- judge refusal solver
+# Published judge deltas (pp, 2 dp) are reproduced exactly where the k/n grid allows it.
+# n = 220 - (UNCLEAR/ERROR rows among the 220 refusal-task judge rows).
+JUDGE_MAX_UNCLEAR = 6
+# contract §8 [I]: qwen2.5-1.5b Q2_K published 0.829 = 170/205 (15 unusable judge rows)
+JUDGE_MAX_UNCLEAR_CELL = {("qwen2.5-1.5b", "Q2_K"): 15}
+JUDGE_RATE_MAX_DEV = 0.005          # precedence-mode judge rate within 0.5 pp of the published one
+JUDGE_LEGACY_RATE_MAX_DEV = 0.01    # the legacy Qwen judge of the 7B GGUF cells: within 1 pp
+_RATE_TOL = JUDGE_RATE_MAX_DEV
+_ROUND_MARGIN = 1e-6       # stay clear of the .xx5 rounding boundary (numpy/python/SQL agree)
+
+
+def _delta_err(rate, base, d):
+    """0 if round(100*(rate-base), 2) == d with a safety margin, else the distance in pp."""
+    x = 100.0 * (rate - base)
+    e = abs(x - d)
+    return 0.0 if e <= 0.005 - _ROUND_MARGIN else e
+
+
+def _grid(r, nmin, tol=None):
+    tol = _RATE_TOL if tol is None else tol
+    out = []
+    for n in range(nmin, 221):
+        for k in range(max(0, math.floor((r - tol) * n)), min(n, math.ceil((r + tol) * n)) + 1):
+            if abs(k / n - r) <= tol + 1e-12:
+                out.append((k, n))
+    return out
+
+
+def _pick(opts, r, upref):
+    """opts: (err, k, n). Smallest delta error, then closest rate, then unclear near upref."""
+    return min(opts, key=lambda o: (round(o[0], 9), round(abs(o[1] / o[2] - r), 9),
+                                    abs((220 - o[2]) - upref), o[2]))
+
+
+def _upref(model, q):
+    return [0, 0, 1, 2, 0, 3][int(stable_u("ju", model, q) * 6)]
+
+
+def solve_judge_refusal(model, r0, bq, cells):
+    """cells: list of (quant, rate, delta_pp | None, two_judges). Returns
+    {quant: (main JudgeSpec, legacy JudgeSpec | None)} for the baseline and every cell.
+    Main (precedence) judge: baseline k0/n0 and cell k/n chosen so that every published delta
+    rounds exactly, else with the smallest error; then rates closest to the published ones.
+    Legacy judge (7B GGUF cells, pool mode): chosen so that the pooled deltas round exactly."""
+    def nmin(q):
+        return 220 - JUDGE_MAX_UNCLEAR_CELL.get((model, q), JUDGE_MAX_UNCLEAR)
+
+    grids = {q: _grid(r, nmin(q)) for q, r, d, _ in cells if d is not None}
+
+    def main_for(b):
+        ch, worst_e, worst_r = {}, 0.0, 0.0
+        for q, r, d, _ in cells:
+            if d is None:
+                continue
+            opts = [(_delta_err(k / n, b, d), k, n) for k, n in grids[q]]
+            o = _pick(opts, r, _upref(model, q))
+            ch[q] = o
+            worst_e, worst_r = max(worst_e, o[0]), max(worst_r, abs(o[1] / o[2] - r))
+        return (round(worst_e, 9), round(max(worst_r, abs(b - r0)), 9)), ch
+
+    base_opts = []
+    for k0, n0 in _grid(r0, nmin(bq)):
+        score, ch = main_for(k0 / n0)
+        base_opts.append((score + (abs((220 - n0) - _upref(model, bq)),), (k0, n0), ch))
+    base_opts.sort(key=lambda x: x[0])
+    two = any(t for _, _, _, t in cells)
+    out = {}
+    if not two:
+        _, (k0, n0), ch = base_opts[0]
+        out[bq] = (JudgeSpec(220 - n0, k0), None)
+        for q, (_, k, n) in ch.items():
+            out[q] = (JudgeSpec(220 - n, k), None)
+    else:
+        best = None
+        best_main = base_opts[0][0][0]
+        for score, (k0, n0), ch in base_opts:
+            if score[0] > best_main:          # keep the best precedence error
+                break
+            res = _solve_pool(model, r0, bq, cells, (k0, n0), ch, grids, nmin)
+            if res is None:
+                continue
+            key = (res[0], score)
+            if best is None or key < best[0]:
+                best = (key, (k0, n0), res[1], res[2])
+        assert best is not None, model
+        _, (k0, n0), main_ch, leg = best
+        out[bq] = (JudgeSpec(220 - n0, k0), JudgeSpec(220 - leg[bq][1], leg[bq][0]))
+        for q, (_, k, n) in main_ch.items():
+            lg = leg.get(q)
+            out[q] = (JudgeSpec(220 - n, k), None if lg is None else JudgeSpec(220 - lg[1], lg[0]))
+    for q, r, d, _ in cells:              # no published delta (documented fills): nearest k/n
+        if d is None:
+            u = _upref(model, q) if r < 1 else 0
+            if abs(r * 220 - round(r * 220)) < 1e-9:
+                u = 0
+            out[q] = (JudgeSpec(u, _nearest_k(r, 220 - u)), None)
+    return out
+
+
+def _solve_pool(model, r0, bq, cells, base_main, main_ch, grids, nmin):
+    """Legacy specs (baseline + two-judge cells) so that pooled deltas round exactly.
+    Two-judge cells may re-pick their main spec among options with no larger precedence error;
+    single-judge cells are re-picked among options exact (or as good) for both baselines.
+    Returns (score, main choices, legacy choices) or None."""
+    k0g, n0g = base_main
+    bmain = k0g / n0g
+    two = {q for q, _, _, t in cells if t}
+    lgrid0 = _grid(r0, nmin(bq), JUDGE_LEGACY_RATE_MAX_DEV)
+    pooled = {}
+    for q, r, d, t in cells:
+        if d is None or not t:
+            continue
+        eb = main_ch[q][0]
+        if eb > 0:      # already inexact in precedence mode: anything up to the model's worst error
+            eb = max(o[0] for o in main_ch.values())
+        mains = [(k, n) for k, n in grids[q] if _delta_err(k / n, bmain, d) <= eb + 1e-9]
+        opts = []
+        for k, n in mains:
+            em = _delta_err(k / n, bmain, d)
+            for kl, nl in _grid(r, nmin(q), JUDGE_LEGACY_RATE_MAX_DEV):
+                pr = (k + kl) / (n + nl)
+                cost = (round(em, 9), round(max(abs(k / n - r), abs(kl / nl - r)), 9),
+                        abs((220 - nl) - _upref(model, "leg" + q)), -nl)
+                opts.append((pr, cost, (em, k, n), (kl, nl)))
+        opts.sort(key=lambda o: o[0])
+        pooled[q] = ([o[0] for o in opts], opts)
+    best = None
+    for k0l, n0l in lgrid0:
+        p0 = (k0g + k0l) / (n0g + n0l)
+        main, leg = dict(main_ch), {bq: (k0l, n0l)}
+        worst_e, worst_r = 0.0, abs(k0l / n0l - r0)
+        ok = True
+        for q, r, d, t in cells:
+            if d is None:
+                continue
+            if q in two:
+                keys, opts = pooled[q]
+                lo = bisect.bisect_left(keys, p0 + (d - 0.006) / 100)
+                hi = bisect.bisect_right(keys, p0 + (d + 0.006) / 100)
+                cand = [(_delta_err(o[0], p0, d), o[1], o) for o in opts[lo:hi]]
+                cand = [c for c in cand if c[0] == 0.0]
+                if not cand:
+                    # no exact pooled option: fall back to the current main + nearest legacy
+                    _, kg, ng = main_ch[q]
+                    alt = [(_delta_err((kg + kl) / (ng + nl), p0, d), kl, nl)
+                           for kl, nl in _grid(r, nmin(q), JUDGE_LEGACY_RATE_MAX_DEV)]
+                    o = _pick(alt, r, _upref(model, "leg" + q))
+                    leg[q] = (o[1], o[2])
+                    worst_e = max(worst_e, o[0])
+                    worst_r = max(worst_r, abs(o[1] / o[2] - r))
+                    continue
+                c = min(cand, key=lambda c: c[1])
+                main[q] = c[2][2]
+                leg[q] = c[2][3]
+                worst_r = max(worst_r, c[1][1])
+            else:
+                eb = main_ch[q][0]
+                opts = [(max(_delta_err(k / n, p0, d), e), e, k, n) for e, k, n in
+                        ((_delta_err(k / n, bmain, d), k, n) for k, n in grids[q]) if e <= eb + 1e-9]
+                if not opts:
+                    ok = False
+                    break
+                o = min(opts, key=lambda o: (round(o[0], 9), round(abs(o[2] / o[3] - r), 9),
+                                             abs((220 - o[3]) - _upref(model, q)), o[3]))
+                main[q] = (o[1], o[2], o[3])
+                worst_e = max(worst_e, o[0])
+        if not ok:
+            continue
+        score = (round(worst_e, 9), round(worst_r, 9), abs(n0l - n0g))
+        if best is None or score < best[0]:
+            best = (score, main, leg)
+    return best
+
+
 # ---------------------------------------------------------------- build all plans
 @lru_cache(maxsize=1)
 def build_plans() -> dict:
@@ -380,7 +555,18 @@ def build_plans() -> dict:
                             float(r["prefix_entropy_norm_delta"]), float(r["mean_tokens_refusal_delta"])))
         p6 = solve_phase6(r0, p6cells)
         p6[bq] = p6.pop("baseline")
-        base_judge = None
+        jcells = []
+        r0 = float(rows[bq]["judge_refusal_rate"])
+        for q, r in rows.items():
+            if q == bq:
+                continue
+            jr, d = _f(r["judge_refusal_rate"]), _f(r["published_judge_refusal_delta_pp"])
+            if jr is None:
+                jr = FILLS[(model, q)]["judge_refusal_rate"]      # documented fill: no delta target
+            elif d is None:
+                d = round(100 * (jr - r0), 2)                      # e.g. mistral AWQ/GPTQ inferred rates
+            jcells.append((q, jr, d, model in ("mistral-7b", "qwen2.5-7b") and q in GGUF_QUANTS))
+        jspecs = solve_judge_refusal(model, r0, bq, jcells)
         for q, r in rows.items():
             fill = FILLS.get((model, q), {})
             qual = {"bertscore": bert[q]}
@@ -404,27 +590,8 @@ def build_plans() -> dict:
                 bias_k2=bias_k2, mmlu_k=_nearest_k(mmlu * 285, 1), arc_k=_nearest_k(arc * 200, 1),
             )
             assert 0 <= plan.jb_k <= 120, (model, q)
-            # judge refusal
-            gguf7b = model in ("mistral-7b", "qwen2.5-7b") and q in GGUF_QUANTS
-            if gguf7b:
-                found = None
-                for u1 in range(0, 4):
-                    for u2 in range(0, 4):
-                        n1, n2 = 220 - u1, 220 - u2
-                        for k1 in (_nearest_k(jr, n1) - 1, _nearest_k(jr, n1), _nearest_k(jr, n1) + 1):
-                            for k2 in (_nearest_k(jr, n2) - 1, _nearest_k(jr, n2), _nearest_k(jr, n2) + 1):
-                                if k1 > n1 or k2 > n2:
-                                    continue
-                                exc = max(abs(k1 / n1 - jr) - 0.5 / n1, abs(k2 / n2 - jr) - 0.5 / n2,
-                                          abs((k1 + k2) / (n1 + n2) - jr) - 0.5 / (n1 + n2), 0.0)
-                                score = (round(exc, 7), u1 + u2 == 1 and 0 or 1, u1 + u2)
-                                if found is None or score < found[0]:
-                                    found = (score, JudgeSpec(u1, k1), JudgeSpec(u2, k2))
-                found = found[1:]
-                plan.judge_legacy, plan.judge = found
-            else:
-                u = [0, 0, 1, 2, 0, 3][int(stable_u("ju", model, q) * 6)]
-                plan.judge = JudgeSpec(u, _nearest_k(jr, 220 - u))
+            # judge refusal (solved per model above)
+            plan.judge, plan.judge_legacy = jspecs[q]
             # judge truthfulness
             jt = _f(r["judge_truthfulness"])
             if jt is None:
