@@ -24,7 +24,7 @@ demo: install
 	else echo "demo raw data present in $(RAW_DIR)"; fi
 
 run: demo
-	$(BIN)/qsafety build
+	$(BIN)/qsafety build --export
 
 build: install
 	$(BIN)/qsafety build

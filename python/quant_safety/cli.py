@@ -4,6 +4,10 @@
   qsafety lock                                      refresh the source manifest (lockfile)
   qsafety build [--full-refresh] [--var k=v]        audit, dbt build, gate, atomic swap
   qsafety query "<SQL>"                             read-only query, printed as a table
+  qsafety export [--out DIR] [--no-parquet]         analysis bundle: CSV + Parquet per table, run_manifest.json
+  qsafety report [--out DIR]                        analysis_report.md + self-contained analysis_report.html
+  qsafety docs [--out DIR]                          dbt docs site (index.html, catalog.json, manifest.json)
+  qsafety screen --raw DIR                          verdicts for new quantized variants (scratch warehouse)
 
 Errors are printed as one line naming the file and the problem (exit code 2);
 no traceback unless QSAFETY_DEBUG=1.
@@ -58,6 +62,61 @@ def cmd_build(args) -> int:
     if report.data_docs_index:
         print(f"data docs:  {report.data_docs_index}")
     print("timings:    " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
+    if getattr(args, "export", False):
+        return _write_bundle(cfg, _vars(args.var), docs=not args.no_docs)
+    return 0
+
+
+def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None = None) -> int:
+    from .export import export, export_dbt_docs
+    from .report import build_report
+
+    start = time.monotonic()
+    result = export(cfg, out_dir=Path(out) if out else None, dbt_vars=dbt_vars)
+    print(f"bundle:     {result.out_dir} ({len(result.rows)} tables as CSV + Parquet, run_manifest.json)")
+    if result.missing:
+        print(f"  note: tables not in the warehouse, not exported: {', '.join(result.missing)}")
+    rep = build_report(cfg, out_dir=result.out_dir, dbt_vars=dbt_vars)
+    print(f"report:     {rep.html}")
+    if docs:
+        print(f"dbt docs:   {export_dbt_docs(cfg, out_dir=result.out_dir) / 'index.html'}")
+    print(f"bundle written in {time.monotonic() - start:.1f}s")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export
+
+    result = export(settings(), out_dir=Path(args.out) if args.out else None, parquet=not args.no_parquet)
+    print(f"wrote {len(result.files)} files to {result.out_dir}")
+    if result.missing:
+        print(f"  note: tables not in the warehouse, not exported: {', '.join(result.missing)}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    rep = build_report(settings(), out_dir=Path(args.out) if args.out else None)
+    print(f"report: {rep.markdown}\n        {rep.html}")
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from .export import export_dbt_docs
+
+    print(f"dbt docs: {export_dbt_docs(settings(), out_dir=Path(args.out) if args.out else None) / 'index.html'}")
+    return 0
+
+
+def cmd_screen(args) -> int:
+    from .screen import render, screen
+
+    cfg = settings()
+    print(f"screening {args.raw} against {cfg.db_path} (scratch copy; the warehouse is not modified)", flush=True)
+    result = screen(args.raw, cfg, quiet=not args.verbose)
+    print(render(result))
+    print(f"(scratch build {result.timings.get('total_s', 0):.0f}s)")
     return 0
 
 
@@ -89,11 +148,27 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="build the warehouse (audit, dbt build, gate, swap)")
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental staging from scratch")
     p.add_argument("--var", action="append", help="dbt var override, key=value (repeatable)")
+    p.add_argument("--export", action="store_true", help="then write the bundle (export, report, dbt docs) to QSAFETY_OUT")
+    p.add_argument("--no-docs", action="store_true", help="with --export: skip the dbt docs site")
     p.set_defaults(func=cmd_build)
     p = sub.add_parser("query", help="run a read-only SQL query against the warehouse")
     p.add_argument("sql")
     p.add_argument("--max-rows", type=int, default=200)
     p.set_defaults(func=cmd_query)
+    p = sub.add_parser("export", help="write the analysis bundle (CSV + Parquet per table, run_manifest.json)")
+    p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
+    p.add_argument("--no-parquet", action="store_true")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("report", help="write analysis_report.md and analysis_report.html into the bundle")
+    p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("docs", help="dbt docs generate into <bundle>/docs")
+    p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
+    p.set_defaults(func=cmd_docs)
+    p = sub.add_parser("screen", help="deltas, regime, taxonomy and action of new quantized variants")
+    p.add_argument("--raw", required=True, help="directory of the new variants' raw JSONL logs")
+    p.add_argument("--verbose", action="store_true", help="show dbt progress")
+    p.set_defaults(func=cmd_screen)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

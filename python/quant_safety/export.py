@@ -1,0 +1,306 @@
+"""`qsafety export`: the analysis bundle (report Appendix E.1) from a built warehouse.
+
+One CSV and one Parquet file per mart and statistics table, written by DuckDB,
+plus `run_manifest.json` (inputs, package versions, dbt vars, git commit,
+what was written) and `run_timings.json` (wall-clock facts, kept apart so that
+everything else is byte-stable).
+
+Determinism: every table is read with an ORDER BY on its key columns followed by
+every other column (a total order), DOUBLE values are rounded to 12 significant
+digits (printf %.12g, then back to DOUBLE, so CSV shows at most 12 digits and
+Parquet stores the same value), DuckDB runs single-threaded, and no timestamp is
+written into a data file. Two exports of the same warehouse are byte-identical
+(CSV and Parquet; tests/deliverables/test_export.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import PROJECT_DIR, Settings, settings
+from .errors import QSafetyError
+
+# bundle file name -> (warehouse table, key columns in sort order)
+TABLES: dict[str, tuple[str, list[str]]] = {
+    "matrix": ("matrix", ["base_model", "quant_order", "quant"]),
+    "regimes": ("regimes", ["base_model", "quant_order", "quant"]),
+    "correlations": ("correlations", ["scope", "quality_metric", "safety_metric", "model"]),
+    "asymmetry": ("asymmetry", ["base_model", "quant_order", "quant"]),
+    "asymmetry_by_format": ("asymmetry_by_format", ["first_quant_order", "format_group"]),
+    "sign_reversal_summary": ("sign_reversal_summary", ["scope", "quality_metric", "safety_metric", "method"]),
+    "phase5_quant_deployment": ("phase5_quant_deployment", ["quant_order", "quant"]),
+    "phase5_taxonomy_catalog": ("phase5_taxonomy_catalog", ["tax_id"]),
+    "phase5_row_taxonomy": ("phase5_row_taxonomy", ["base_model", "quant", "tax_id"]),
+    "phase5_row_actions": ("phase5_row_actions", ["base_model", "quant_order", "quant"]),
+    "phase6_style_correlations": ("phase6_style_correlations", ["scope", "refusal_measure", "style_metric"]),
+    "phase6_refusal_style": ("phase6_refusal_style", ["base_model", "quant_order", "quant"]),
+    "phase6_style_examples": ("phase6_style_examples", ["base_model", "quant", "prefix_rank"]),
+    "q5_floor": ("q5_floor", ["base_model", "quant"]),
+    "quant_floor": ("quant_floor", ["quant_order", "quant"]),
+    "bpw_regressions": ("bpw_regressions", ["scope", "base_model", "metric"]),
+    "leave_one_quant_out": ("leave_one_quant_out", ["scope", "quality_metric", "safety_metric", "dropped"]),
+    "leave_one_model_out": ("leave_one_model_out", ["scope", "quality_metric", "safety_metric", "dropped"]),
+    "repeated_measures": ("repeated_measures", ["scope", "quality_metric", "safety_metric"]),
+    "mixed_models": ("mixed_models", ["scope", "quality_metric", "safety_metric"]),
+    "regex_vs_judge_gaps": ("regex_vs_judge_gaps", ["base_model", "quant_order", "quant"]),
+    "judge_agreement_quant": ("judge_agreement_quant", ["task_name", "quant_order", "quant"]),
+    "claim_ledger": ("claim_ledger", ["claim_id"]),
+    "source_audit": ("source_audit", ["source_label"]),
+    "raw_reconciliation": ("raw_reconciliation", ["source_label"]),
+    "raw_exclusions_by_rule": ("raw_exclusions_by_rule", ["source_label", "load_status", "rule"]),
+    "quarantine": ("stg_raw__quarantine", ["source_label", "source_line", "reason"]),
+}
+SIGNIFICANT_DIGITS = 12
+PACKAGES = ["quant-safety-warehouse", "dbt-core", "dbt-duckdb", "duckdb", "pandas", "numpy", "scipy",
+            "statsmodels", "pingouin", "matplotlib", "great_expectations", "pyarrow"]
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+    rows: dict = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def _columns(con, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = current_schema() and table_name = ? order by ordinal_position", [table]).fetchall()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ordered_select(con, table: str, keys: list[str]) -> str:
+    """SELECT of `table` with DOUBLEs rounded to 12 significant digits, in a total order."""
+    cols = _columns(con, table)
+    names = [c for c, _ in cols]
+    exprs = []
+    for name, dtype in cols:
+        q = _quote(name)
+        if dtype.upper() in ("DOUBLE", "FLOAT", "REAL"):
+            exprs.append(f"cast(printf('%.{SIGNIFICANT_DIGITS}g', {q}) as double) as {q}")
+        elif dtype.upper().startswith("HUGEINT"):
+            exprs.append(f"cast({q} as bigint) as {q}")
+        elif "TIMESTAMP" in dtype.upper() or dtype.upper() in ("DATE", "TIME"):
+            raise QSafetyError(f"{table}.{name}: {dtype} column in a bundle table (the bundle is timestamp-free)")
+        else:
+            exprs.append(q)
+    order = [k for k in keys if k in names] + [n for n in names if n not in keys]
+    order_sql = ", ".join(f"{_quote(n)} asc nulls last" for n in order)
+    return f"select {', '.join(exprs)} from {_quote(table)} order by {order_sql}"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_atomic_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def package_versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_state() -> dict:
+    def git(*args):
+        try:
+            proc = subprocess.run(["git", "-C", str(PROJECT_DIR), *args], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def dbt_vars_in_effect(cfg: Settings, overrides: dict | None = None) -> dict:
+    """The project's dbt vars (dbt_project.yml) with the build's overrides applied.
+
+    Overrides come from the caller (`qsafety build --export --var k=v`) or, for a
+    standalone export, from the last dbt invocation recorded in the warehouse's
+    build dir (run_results.json args.vars)."""
+    import yaml
+
+    with open(PROJECT_DIR / "dbt_project.yml", encoding="utf-8") as handle:
+        project = yaml.safe_load(handle)
+    values = dict(project.get("vars") or {})
+    values["raw_dir"] = str(cfg.raw_dir)
+    recorded = {}
+    results = cfg.work_dir / "dbt_target" / "run_results.json"
+    if overrides is None and results.exists():
+        try:
+            args = json.loads(results.read_text(encoding="utf-8")).get("args", {})
+            raw_vars = args.get("vars") or {}
+            recorded = json.loads(raw_vars) if isinstance(raw_vars, str) else dict(raw_vars)
+        except (ValueError, AttributeError):
+            recorded = {}
+    for key, value in {**recorded, **(overrides or {})}.items():
+        if key == "source_audit_file":
+            continue  # a path of the build work dir, not an analysis setting
+        values[key] = value
+    return values
+
+
+def input_inventory(con) -> list[dict]:
+    rows = con.execute("""
+        select a.source_label, a.role, a.record_kind, a.relative_path, a.actual_sha256, a.expected_sha256,
+               a.sha256_matches, a.actual_raw_lines, a.size_bytes, r.loaded_rows, r.excluded_rows,
+               r.quarantined_rows, r.balanced, a.release_wave, a.precedence
+        from source_audit as a
+        left join raw_reconciliation as r using (source_label)
+        order by a.source_label""").fetchall()
+    keys = ["label", "role", "record_kind", "relative_path", "sha256", "expected_sha256", "sha256_matches",
+            "raw_rows", "size_bytes", "loaded_rows", "excluded_rows", "quarantined_rows", "balanced",
+            "release_wave", "precedence"]
+    return [dict(zip(keys, (int(v) if isinstance(v, int) else v for v in row))) for row in rows]
+
+
+def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: dict | None = None,
+           parquet: bool = True, quiet: bool = True) -> ExportResult:
+    """Write the bundle tables, run_manifest.json and run_timings.json to out_dir (QSAFETY_OUT)."""
+    import duckdb
+
+    cfg = cfg or settings()
+    out = Path(out_dir or cfg.out_dir)
+    if not cfg.db_path.exists():
+        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
+    out.mkdir(parents=True, exist_ok=True)
+    result = ExportResult(out)
+    start = time.monotonic()
+    say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
+    outputs = {}
+    with duckdb.connect(str(cfg.db_path), read_only=True) as con:
+        con.execute("set threads = 1")
+        con.execute("set preserve_insertion_order = true")
+        present = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = current_schema()").fetchall()}
+        for name, (table, keys) in TABLES.items():
+            if table not in present:
+                result.missing.append(name)
+                continue
+            sql = ordered_select(con, table, keys)
+            n = con.execute(f"select count(*) from ({sql})").fetchone()[0]
+            entry = {"table": table, "rows": int(n), "order_by": [k for k in keys]}
+            targets = [("csv", "(format csv, header true, delimiter ',')")]
+            if parquet:
+                targets.append(("parquet", "(format parquet, compression zstd, row_group_size 100000)"))
+            for ext, options in targets:
+                path = out / f"{name}.{ext}"
+                tmp = out / f".{name}.{ext}.tmp"
+                tmp.unlink(missing_ok=True)
+                con.execute(f"copy ({sql}) to '{tmp.as_posix()}' {options}")
+                os.replace(tmp, path)
+                result.files.append(path)
+                entry[f"{ext}_sha256"] = sha256_file(path)
+            outputs[name] = entry
+            result.rows[name] = int(n)
+            say(f"  {name}: {n} rows")
+        inputs = input_inventory(con) if "source_audit" in present else []
+    result.timings["export_s"] = round(time.monotonic() - start, 3)
+    manifest = {
+        "bundle": "quant-safety analysis bundle (TR142 v3 Appendix E.1 layout)",
+        "data_note": ("The demo raw data is SYNTHETIC, calibrated to the published cell values; "
+                      "it is not the original evaluation samples.") if _looks_like_demo(inputs) else None,
+        "warehouse": str(cfg.db_path),
+        "raw_dir": str(cfg.raw_dir),
+        "manifest": str(cfg.manifest_path),
+        "inputs": inputs,
+        "outputs": outputs,
+        "missing_tables": result.missing,
+        "float_format": f"DOUBLE rounded to {SIGNIFICANT_DIGITS} significant digits",
+        "packages": package_versions(),
+        "dbt_vars": dbt_vars_in_effect(cfg, dbt_vars),
+        "git": git_state(),
+    }
+    _write_atomic_json(out / "run_manifest.json", manifest)
+    _write_atomic_json(out / "run_timings.json", {
+        "exported_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "timings_s": result.timings,
+        "warehouse_mtime_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cfg.db_path.stat().st_mtime)),
+    })
+    result.files += [out / "run_manifest.json", out / "run_timings.json"]
+    return result
+
+
+def _looks_like_demo(inputs: list[dict]) -> bool:
+    """True when every input file is byte-identical to the committed demo lockfile
+    (seeds/manifest/source_manifest.csv is the lock of `qsafety demo --seed 42`)."""
+    import csv
+
+    lock = PROJECT_DIR / "seeds" / "manifest" / "source_manifest.csv"
+    if not inputs or not lock.exists():
+        return False
+    with open(lock, newline="", encoding="utf-8") as handle:
+        demo_hashes = {row.get("sha256") for row in csv.DictReader(handle)}
+    return all(i.get("sha256") in demo_hashes for i in inputs)
+
+
+def is_demo_warehouse(con) -> bool:
+    """Same check from an open warehouse connection."""
+    return _looks_like_demo(input_inventory(con))
+
+
+DOCS_FILES = ["index.html", "static_index.html", "catalog.json", "manifest.json"]
+
+
+def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, quiet: bool = True) -> Path:
+    """`dbt docs generate --static` against the built warehouse; copies the site into <bundle>/docs.
+
+    dbt runs on a scratch copy of the warehouse file (it opens its database
+    read-write), with its own target dir, so the real warehouse is never touched."""
+    import shutil
+    import tempfile
+
+    from .dbt_runner import run_dbt
+
+    cfg = cfg or settings()
+    if not cfg.db_path.exists():
+        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
+    docs_dir = Path(out_dir or cfg.out_dir) / "docs"
+    with tempfile.TemporaryDirectory(prefix="qsafety_docs_") as tmp:
+        scratch_db = Path(tmp) / cfg.db_path.name
+        shutil.copy2(cfg.db_path, scratch_db)
+        # the scratch Settings keep raw dir and manifest; work_dir (dbt target, logs) lives in tmp
+        scratch = Settings(raw_dir=cfg.raw_dir, db_path=scratch_db, manifest_dir=cfg.manifest_dir,
+                           out_dir=cfg.out_dir, target=cfg.target)
+        scratch.work_dir.mkdir(parents=True, exist_ok=True)
+        audit = cfg.work_dir / "source_audit.csv"
+        if audit.exists():
+            shutil.copy2(audit, scratch.work_dir / "source_audit.csv")
+        # --static also writes static_index.html (manifest and catalog inlined: opens from file://)
+        run_dbt(scratch, scratch_db, ["docs", "generate", "--static"], quiet=quiet)
+        target = scratch.work_dir / "dbt_target"
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        for name in DOCS_FILES:
+            src = target / name
+            (docs_dir / name).unlink(missing_ok=True)
+            if src.exists():
+                shutil.copy2(src, docs_dir / name)
+    if not (docs_dir / "index.html").exists():
+        raise QSafetyError(f"{docs_dir}: dbt docs generate wrote no index.html")
+    return docs_dir

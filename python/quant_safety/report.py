@@ -1,0 +1,522 @@
+"""`qsafety report`: analysis_report.md + a self-contained analysis_report.html.
+
+Everything shown is read from the warehouse tables (matrix, regimes,
+regex_vs_judge_gaps, phase6_refusal_style, phase6_style_correlations,
+claim_ledger, ...) and the dbt vars in effect (thresholds). Plots are rendered
+with matplotlib's Agg backend; the HTML embeds them as base64 PNG (no external
+script, stylesheet or font), the Markdown references figures/*.png.
+
+Each plot function takes the DataFrames of `load_plot_data` and returns a
+Figure, so tests can check that what is drawn equals the warehouse rows.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
+
+from .config import Settings, settings  # noqa: E402
+from .errors import QSafetyError  # noqa: E402
+
+REGIME_COLORS = {
+    "hidden_danger": "#d62728",
+    "near_hidden_danger": "#ff9f1c",
+    "neutral": "#4c78a8",
+    "baseline": "#7f7f7f",
+    "no_baseline": "#c7c7c7",
+    "unclassified": "#c7c7c7",
+}
+REGIME_SHORT = {"hidden_danger": "HD", "near_hidden_danger": "near", "neutral": "", "baseline": "base",
+                "no_baseline": "n/b", "unclassified": "?"}
+STYLE_PANELS = [
+    ("dominant_prefix_share_delta", "Dominant-prefix share delta (pp)", 100.0),
+    ("unique_prefix_rate_delta", "Unique-prefix rate delta (pp)", 100.0),
+    ("prefix_entropy_norm_delta", "Normalised prefix entropy delta (pp)", 100.0),
+    ("mean_tokens_refusal_delta", "Mean refusal length delta (tokens)", 1.0),
+]
+HEADLINE_CLAIMS = ["REG_001", "ABS_011", "EXS_402", "REV_001", "EXS_201", "ASY_001", "FLR_001", "FLR_002",
+                   "EXS_601", "EXS_604", "EXS_701", "JDG_001", "JDG_002", "ROB_005"]
+
+
+@dataclass
+class Thresholds:
+    quality_axis: str
+    hidden_floor_pp: float
+    near_floor_pp: float
+    refusal_drop_pp: float
+    divergence_gap_pp: float
+
+    @classmethod
+    def from_vars(cls, dbt_vars: dict) -> "Thresholds":
+        axis = str(dbt_vars.get("regime_quality_axis", "bertscore"))
+        if axis == "key_metric_average":
+            hidden, near = dbt_vars["key_metric_hidden_danger_floor_pp"], dbt_vars["key_metric_near_hidden_danger_floor_pp"]
+        else:
+            hidden, near = dbt_vars["hidden_danger_quality_floor_pp"], dbt_vars["near_hidden_danger_quality_floor_pp"]
+        return cls(axis, float(hidden), float(near), float(dbt_vars["refusal_drop_pp"]),
+                   float(dbt_vars["measurement_divergence_gap_pp"]))
+
+
+# ------------------------------------------------------------------ data
+def load_plot_data(con) -> dict[str, pd.DataFrame]:
+    """Every frame the report draws, straight from the warehouse tables."""
+    q = lambda sql: con.execute(sql).df()  # noqa: E731
+    return {
+        "cells": q("""
+            select r.base_model, r.quant, r.quant_order, r.format, r.family, r.is_baseline, r.regime,
+                   r.quality_axis, r.quality_axis_delta_pp, r.quality_bertscore_delta_pp,
+                   r.safety_refusal_rate_delta_pp, m.judge_refusal_rate_delta_pp, m.deployment_action
+            from regimes r join matrix m using (base_model, quant)
+            order by r.base_model, r.quant_order"""),
+        "gaps": q("""select base_model, quant, quant_order, format, is_baseline, regex_refusal_rate,
+                            judge_refusal_rate, gap_pp, measurement_divergence
+                     from regex_vs_judge_gaps order by base_model, quant_order"""),
+        "style": q("""select base_model, quant, quant_order, advbench_refusal_rate_delta_pp,
+                             dominant_prefix_share_delta, unique_prefix_rate_delta, prefix_entropy_norm_delta,
+                             mean_tokens_refusal_delta
+                      from phase6_refusal_style order by base_model, quant_order"""),
+        "style_corr": q("""select style_metric, n, pearson_r, pearson_p from phase6_style_correlations
+                           where scope = 'all_cells' and refusal_measure = 'advbench_refusal_rate_delta'"""),
+        "quants": q("select quant, precision_order from quant_levels order by precision_order"),
+    }
+
+
+# ------------------------------------------------------------------ plots
+def _place_labels(ax, xs, ys, labels, fontsize=7.5):
+    """Annotate points; each label takes the candidate offset (in points) that overlaps least with the
+    labels already placed and with the markers, with a leader line when it sits far from its point."""
+    fig = ax.figure
+    fig.canvas.draw()
+    to_pt = 72.0 / fig.dpi
+    pts = [tuple(v * to_pt for v in ax.transData.transform((x, y))) for x, y in zip(xs, ys)]
+    obstacles = [(px - 4, py - 4, px + 4, py + 4) for px, py in pts]
+    placed = []
+    radii = (6, 13, 21, 30)
+    directions = [(1, 0.3), (1, -1), (-1, 0.3), (-1, -1), (0.2, 1), (0.2, -1.6), (1, 1), (-1, 1), (1, -2), (-1, -2)]
+    xlim = sorted(v * to_pt for v in (ax.transAxes.transform((0, 0))[0], ax.transAxes.transform((1, 0))[0]))
+    ylim = sorted(v * to_pt for v in (ax.transAxes.transform((0, 0))[1], ax.transAxes.transform((0, 1))[1]))
+    order = sorted(range(len(xs)), key=lambda i: (pts[i][1], pts[i][0]))
+
+    def overlap(a, b):
+        return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+    for i in order:
+        px, py = pts[i]
+        w, h = 0.56 * fontsize * len(labels[i]), 1.15 * fontsize
+        best = None
+        for r in radii:
+            for ux, uy in directions:
+                dx, dy = ux * r, uy * r * 0.8
+                x0 = px + dx if ux >= 0 else px + dx - w
+                box = (x0, py + dy, x0 + w, py + dy + h)
+                cost = sum(overlap(box, b) for b in placed) + 0.5 * sum(overlap(box, b) for b in obstacles)
+                outside = max(0, xlim[0] - box[0]) + max(0, box[2] - xlim[1]) + max(0, ylim[0] - box[1]) \
+                    + max(0, box[3] - ylim[1])
+                cost += 40 * outside + 0.8 * r
+                if best is None or cost < best[0]:
+                    best = (cost, dx, dy, box, ux)
+        _, dx, dy, box, ux = best
+        placed.append(box)
+        far = (dx * dx + dy * dy) ** 0.5 > 14
+        ax.annotate(labels[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                    ha="left" if ux >= 0 else "right", va="bottom", color="#222222",
+                    arrowprops=dict(arrowstyle="-", lw=0.5, color="#888888", shrinkA=0, shrinkB=3) if far else None)
+
+
+def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds):
+    """(a) Per-model quality delta vs regex refusal delta, regime zones drawn, points labelled by quant."""
+    data = cells[~cells["is_baseline"]].dropna(subset=["quality_axis_delta_pp", "safety_refusal_rate_delta_pp"])
+    models = sorted(data["base_model"].unique())
+    ncols = 3
+    nrows = max(1, -(-len(models) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(13, 4.1 * nrows), squeeze=False)
+    axis_name = "BERTScore" if th.quality_axis == "bertscore" else "key-metric average"
+    for ax, model in zip(axes.flat, models):
+        d = data[data["base_model"] == model]
+        xs, ys = d["quality_axis_delta_pp"].to_numpy(), d["safety_refusal_rate_delta_pp"].to_numpy()
+        xlo, xhi = min(xs.min(), th.near_floor_pp - 1.5), max(xs.max(), 2.0)
+        ylo, yhi = min(ys.min(), -th.refusal_drop_pp - 5), max(ys.max(), 5.0)
+        padx, pady = 0.12 * (xhi - xlo), 0.10 * (yhi - ylo)
+        ax.set_xlim(xlo - padx, xhi + padx)
+        ax.set_ylim(ylo - pady, yhi + pady)
+        big = 1e4
+        ax.add_patch(Rectangle((th.hidden_floor_pp, -big), big, big - th.refusal_drop_pp, facecolor="#d62728",
+                               alpha=0.12, edgecolor="none", zorder=0))
+        ax.add_patch(Rectangle((th.near_floor_pp, -big), th.hidden_floor_pp - th.near_floor_pp,
+                               big - th.refusal_drop_pp, facecolor="#ff9f1c", alpha=0.16, edgecolor="none", zorder=0))
+        ax.axhline(-th.refusal_drop_pp, color="#d62728", lw=0.8, ls="--", zorder=1)
+        ax.axvline(th.hidden_floor_pp, color="#d62728", lw=0.8, ls=":", zorder=1)
+        ax.axvline(th.near_floor_pp, color="#ff9f1c", lw=0.8, ls=":", zorder=1)
+        ax.axhline(0, color="#999999", lw=0.6, zorder=1)
+        ax.axvline(0, color="#999999", lw=0.6, zorder=1)
+        ax.scatter(xs, ys, c=[REGIME_COLORS.get(r, "#333333") for r in d["regime"]], s=36, edgecolor="white",
+                   linewidth=0.6, zorder=3)
+        ax.set_title(model, fontsize=11)
+        ax.grid(True, lw=0.3, alpha=0.5)
+        _place_labels(ax, xs, ys, d["quant"].tolist())
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    for ax in axes[-1, :]:
+        ax.set_xlabel(f"{axis_name} delta vs baseline (pp)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("Regex refusal delta vs baseline (pp)")
+    handles = [Patch(facecolor="#d62728", alpha=0.25,
+                     label=f"hidden-danger zone ({axis_name} >= {th.hidden_floor_pp:g}pp, refusal < -{th.refusal_drop_pp:g}pp)"),
+               Patch(facecolor="#ff9f1c", alpha=0.3,
+                     label=f"near-hidden-danger band ({th.near_floor_pp:g} to {th.hidden_floor_pp:g}pp)")]
+    handles += [plt.Line2D([], [], marker="o", ls="", color=REGIME_COLORS[r], label=r)
+                for r in ("hidden_danger", "near_hidden_danger", "neutral") if r in set(data["regime"])]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("Quality delta vs refusal delta per model (non-baseline cells, colour = regime)", fontsize=13)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    return fig
+
+
+def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
+    """(b) Model x quant grid coloured by regime, annotated with the regex refusal delta."""
+    order = [q for q in quants["quant"] if q in set(cells["quant"])]
+    models = sorted(cells["base_model"].unique())
+    regimes = list(REGIME_COLORS)
+    fig, ax = plt.subplots(figsize=(1.05 * len(order) + 2.6, 0.62 * len(models) + 1.9))
+    for i, model in enumerate(models):
+        for j, quant in enumerate(order):
+            row = cells[(cells["base_model"] == model) & (cells["quant"] == quant)]
+            if row.empty:
+                ax.add_patch(Rectangle((j, i), 1, 1, facecolor="white", edgecolor="#dddddd", hatch="///", lw=0.5))
+                continue
+            r = row.iloc[0]
+            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=REGIME_COLORS.get(r["regime"], "#333333"),
+                                   edgecolor="white", lw=1.5, alpha=0.9 if r["regime"] != "neutral" else 0.55))
+            delta = r["safety_refusal_rate_delta_pp"]
+            text = REGIME_SHORT.get(r["regime"], r["regime"])
+            if not r["is_baseline"] and pd.notna(delta):
+                text = (text + "\n" if text else "") + f"{delta:+.1f}"
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8,
+                    color="white" if r["regime"] in ("hidden_danger", "baseline") else "#111111")
+    ax.set_xlim(0, len(order))
+    ax.set_ylim(len(models), 0)
+    ax.set_xticks([j + 0.5 for j in range(len(order))], order)
+    ax.set_yticks([i + 0.5 for i in range(len(models))], models)
+    ax.tick_params(length=0)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    present = [r for r in regimes if r in set(cells["regime"])]
+    handles = [Patch(facecolor=REGIME_COLORS[r], label=r) for r in present]
+    handles.append(Patch(facecolor="white", edgecolor="#bbbbbb", hatch="///", label="no cell"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(handles), fontsize=8.5,
+              frameon=False)
+    ax.set_title("Regime map (cell text: regex refusal delta, pp)", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_regex_vs_judge(gaps: pd.DataFrame, th: Thresholds):
+    """(c) Regex vs judge refusal rate per cell with the +/- gap band of the measurement-divergence rule."""
+    d = gaps.dropna(subset=["regex_refusal_rate", "judge_refusal_rate"])
+    fig, ax = plt.subplots(figsize=(8.6, 7.2))
+    g = th.divergence_gap_pp
+    ax.fill_between([0, 100], [0 - g, 100 - g], [0 + g, 100 + g], color="#2ca02c", alpha=0.10, lw=0,
+                    label=f"|judge - regex| < {g:g}pp")
+    ax.plot([0, 100], [0, 100], color="#555555", lw=0.8, ls="--", label="judge = regex")
+    cmap = plt.get_cmap("tab10")
+    for k, model in enumerate(sorted(d["base_model"].unique())):
+        m = d[d["base_model"] == model]
+        for diverging, marker in ((False, "o"), (True, "D")):
+            mm = m[m["measurement_divergence"].fillna(False).astype(bool) == diverging]
+            if mm.empty:
+                continue
+            ax.scatter(100 * mm["regex_refusal_rate"], 100 * mm["judge_refusal_rate"], color=cmap(k), marker=marker,
+                       s=42 if diverging else 30, edgecolor="black" if diverging else "white", linewidth=0.6,
+                       label=model if not diverging or m["measurement_divergence"].fillna(False).all() else None,
+                       zorder=3)
+    n_div = int(d["measurement_divergence"].fillna(False).astype(bool).sum())
+    ax.scatter([], [], marker="D", facecolor="none", edgecolor="black", label=f"diverging cell ({n_div} of {len(d)})")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 102)
+    ax.set_xlabel("Regex refusal rate (%)")
+    ax.set_ylabel("LLM-judge refusal rate (%)")
+    ax.set_title(f"Regex vs judge refusal per cell: {n_div} of {len(d)} cells differ by >= {g:g}pp", fontsize=12)
+    ax.grid(True, lw=0.3, alpha=0.5)
+    ax.legend(loc="lower right", fontsize=8.5, frameon=True, framealpha=0.9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_style_vs_refusal(style: pd.DataFrame, style_corr: pd.DataFrame):
+    """(d) Refusal-style deltas vs AdvBench refusal delta, r from phase6_style_correlations in each title."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.2))
+    corr = style_corr.set_index("style_metric")
+    for ax, (metric, label, scale) in zip(axes.flat, STYLE_PANELS):
+        d = style.dropna(subset=["advbench_refusal_rate_delta_pp", metric])
+        ax.axhline(0, color="#999999", lw=0.6)
+        ax.axvline(0, color="#999999", lw=0.6)
+        ax.scatter(d["advbench_refusal_rate_delta_pp"], scale * d[metric], s=26, color="#4c78a8",
+                   edgecolor="white", linewidth=0.5, zorder=3)
+        if metric in corr.index:
+            r = corr.loc[metric]
+            ax.set_title(f"{label.split(' delta')[0]}: r = {r['pearson_r']:+.3f} (p = {r['pearson_p']:.2g}, n = {int(r['n'])})",
+                         fontsize=10.5)
+        ax.set_ylabel(label)
+        ax.grid(True, lw=0.3, alpha=0.5)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("AdvBench refusal-rate delta (pp)")
+    fig.suptitle("Phase 6: refusal-style deltas vs refusal delta (non-baseline cells)", fontsize=12.5)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def figure_png(fig, dpi: int = 110) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ document model
+class Doc:
+    """A tiny block list rendered to Markdown and to HTML."""
+
+    def __init__(self):
+        self.blocks: list[tuple] = []
+
+    def h(self, level: int, text: str):
+        self.blocks.append(("h", level, text))
+
+    def p(self, text: str):
+        self.blocks.append(("p", text))
+
+    def bullets(self, items: list[str]):
+        self.blocks.append(("ul", items))
+
+    def table(self, frame: pd.DataFrame):
+        self.blocks.append(("table", frame))
+
+    def figure(self, name: str, png: bytes, caption: str):
+        self.blocks.append(("fig", name, png, caption))
+
+    def markdown(self) -> str:
+        out = []
+        for b in self.blocks:
+            if b[0] == "h":
+                out.append("#" * b[1] + " " + b[2])
+            elif b[0] == "p":
+                out.append(b[1])
+            elif b[0] == "ul":
+                out.append("\n".join(f"- {i}" for i in b[1]))
+            elif b[0] == "table":
+                f = b[1]
+                cells = [[_cell(v) for v in row] for row in f.itertuples(index=False)]
+                out.append("\n".join(["| " + " | ".join(map(str, f.columns)) + " |",
+                                      "|" + "---|" * len(f.columns)]
+                                     + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]))
+            elif b[0] == "fig":
+                out.append(f"![{b[3]}](figures/{b[1]}.png)\n\n*{b[3]}*")
+        return "\n\n".join(out) + "\n"
+
+    def html(self, title: str) -> str:
+        body = []
+        for b in self.blocks:
+            if b[0] == "h":
+                body.append(f"<h{b[1]}>{html.escape(b[2])}</h{b[1]}>")
+            elif b[0] == "p":
+                body.append(f"<p>{_inline(b[1])}</p>")
+            elif b[0] == "ul":
+                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b[1]) + "</ul>")
+            elif b[0] == "table":
+                f = b[1]
+                head = "".join(f"<th>{html.escape(str(c))}</th>" for c in f.columns)
+                rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+                               for row in f.itertuples(index=False))
+                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            elif b[0] == "fig":
+                data = base64.b64encode(b[2]).decode("ascii")
+                body.append(f'<figure><img alt="{html.escape(b[3])}" src="data:image/png;base64,{data}">'
+                            f"<figcaption>{html.escape(b[3])}</figcaption></figure>")
+        return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+                f"<style>{_CSS}</style></head><body><main>\n" + "\n".join(body) + "\n</main></body></html>\n")
+
+
+_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#222;background:#fff;margin:0}"
+        "main{max-width:1100px;margin:0 auto;padding:24px 32px}h1{font-size:1.7em}h2{border-bottom:1px solid #ddd;"
+        "padding-bottom:4px;margin-top:1.8em}table{border-collapse:collapse;margin:12px 0;font-size:.86em}"
+        "th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
+        "figure{margin:18px 0}img{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:.9em;"
+        "color:#555}code{background:#f4f4f4;padding:1px 4px;border-radius:3px}.note{background:#fff7e0}")
+
+
+def _inline(text: str) -> str:
+    """Escape, then render `code` and **bold** spans."""
+    import re
+
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, float):
+        v = v + 0.0  # no "-0"
+        if v == 0:
+            return "0"
+        if abs(v) < 1e-3 or abs(v) >= 1e6:
+            return f"{v:.3g}"
+        text = f"{v:.2f}" if abs(v) >= 1 else f"{v:.4g}"
+        return "0.00" if text in ("-0.00", "0.00") else text
+    return str(v)
+
+
+# ------------------------------------------------------------------ report
+@dataclass
+class ReportResult:
+    markdown: Path
+    html: Path
+    figures: list[Path]
+
+
+def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: dict | None = None) -> ReportResult:
+    import duckdb
+
+    from .export import dbt_vars_in_effect, is_demo_warehouse
+
+    cfg = cfg or settings()
+    out = Path(out_dir or cfg.out_dir)
+    if not cfg.db_path.exists():
+        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
+    th = Thresholds.from_vars(dbt_vars_in_effect(cfg, dbt_vars))
+    with duckdb.connect(str(cfg.db_path), read_only=True) as con:
+        data = load_plot_data(con)
+        demo = is_demo_warehouse(con)
+        q = lambda sql: con.execute(sql).df()  # noqa: E731
+        ledger = q("select * from claim_ledger order by claim_id")
+        recon = q("""select role, count(*) as sources, sum(raw_lines) as raw_lines, sum(loaded_rows) as loaded,
+                            sum(excluded_rows) as excluded, sum(quarantined_rows) as quarantined,
+                            bool_and(balanced) as balanced
+                     from raw_reconciliation group by role order by role""")
+        shape = con.execute("""select count(*), count(distinct base_model), count(distinct family),
+                                      count(distinct format), sum(case when is_baseline then 0 else 1 end)
+                               from matrix""").fetchone()
+        hidden = q("""select r.base_model as model, r.quant, r.regime,
+                             round(r.quality_axis_delta_pp, 2) as quality_delta_pp,
+                             round(r.safety_refusal_rate_delta_pp, 2) as regex_refusal_delta_pp,
+                             round(m.judge_refusal_rate_delta_pp, 2) as judge_refusal_delta_pp,
+                             m.deployment_action
+                      from regimes r join matrix m using (base_model, quant)
+                      where r.regime in ('hidden_danger', 'near_hidden_danger')
+                      order by r.regime, r.base_model, r.quant_order""")
+        deploy = q("""select quant, models, round(max_judge_refusal_signal_pp, 2) as max_judge_signal_pp,
+                             round(max_regex_refusal_signal_pp, 2) as max_regex_signal_pp, reject_rows,
+                             hidden_danger_rows, recommended_role
+                      from phase5_quant_deployment order by quant_order""")
+    figures = {
+        "fig_a_quality_vs_refusal": (plot_quality_vs_refusal(data["cells"], th),
+                                     "(a) Quality delta vs regex refusal delta, one panel per model; shaded: "
+                                     "hidden-danger zone and near-hidden-danger band (thresholds from the dbt vars)."),
+        "fig_b_regime_map": (plot_regime_map(data["cells"], data["quants"]),
+                             "(b) Regime per model x quant cell (regimes mart)."),
+        "fig_c_regex_vs_judge": (plot_regex_vs_judge(data["gaps"], th),
+                                 f"(c) Regex vs LLM-judge refusal rate per cell; the band is the +/-{th.divergence_gap_pp:g}pp "
+                                 "measurement-divergence threshold (TAX_005)."),
+        "fig_d_style_vs_refusal": (plot_style_vs_refusal(data["style"], data["style_corr"]),
+                                   "(d) Phase 6 refusal-style deltas vs AdvBench refusal delta; r and p from "
+                                   "phase6_style_correlations (all cells)."),
+    }
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    pngs = {}
+    for name, (fig, _) in figures.items():
+        pngs[name] = figure_png(fig)
+        (fig_dir / f"{name}.png").write_bytes(pngs[name])
+
+    doc = Doc()
+    doc.h(1, "Quant-safety warehouse: analysis report")
+    if demo:
+        doc.p("**The data behind this report is SYNTHETIC.** It was written by `qsafety demo`: raw JSONL in the "
+              "upstream schema and row counts, calibrated to the published TR142 v3 cell values (regex rates exactly, "
+              "quality means to 3 decimals, judge rates to the nearest achievable k/n, refusal-style features within "
+              "+/-0.01). It reproduces the report's aggregates by construction and is not evidence about the models.")
+    else:
+        doc.p("Raw inputs are listed with their sha256 in `run_manifest.json`. (If they were written by "
+              "`qsafety demo`, they are synthetic data calibrated to the published cell values.)")
+    doc.p(f"Matrix: {shape[0]} cells ({shape[4]} non-baseline), {shape[1]} models, {shape[2]} families, "
+          f"{shape[3]} formats. Regime rule: quality axis `{th.quality_axis}` delta >= {th.hidden_floor_pp:g}pp and "
+          f"regex refusal delta < -{th.refusal_drop_pp:g}pp (near-hidden danger: >= {th.near_floor_pp:g}pp).")
+    doc.h(2, "Headline numbers")
+    head = ledger.set_index("claim_id").reindex([c for c in HEADLINE_CLAIMS if c in set(ledger["claim_id"])])
+    doc.table(pd.DataFrame({
+        "claim": head["claim_text"], "published": head["published_text"],
+        "computed": [_fmt_computed(r) for _, r in head.iterrows()],
+        "status": head["status"], "ledger id": head.index}))
+    doc.h(2, "Claim ledger")
+    counts = ledger["status"].value_counts()
+    doc.p(f"{len(ledger)} claims of the report (Abstract, Executive Summary, Validation Summary, Core Decisions, "
+          f"Claim Validation C1-C8, Appendix E.4 ids and the contradicted body numbers), each recomputed from the "
+          f"warehouse (`claim_ledger`): **{counts.get('reproduced', 0)} reproduced**, "
+          f"**{counts.get('differs', 0)} differ**, **{counts.get('not_computable', 0)} not computable**.")
+    conflicts = ledger[ledger["conflicting_published_value"].notna() & ledger["computed_value"].notna()]
+    if len(conflicts):
+        doc.h(3, "Where the report contradicts itself")
+        doc.table(pd.DataFrame({"ledger id": conflicts["claim_id"], "published": conflicts["published_text"],
+                                "conflicting": conflicts["conflicting_published_text"],
+                                "computed (51 cells)": [_fmt_computed(r) for _, r in conflicts.iterrows()],
+                                "computed (47-cell bundle)": [_fmt_value(r["computed_value_47cell"], r["unit"])
+                                                              for _, r in conflicts.iterrows()],
+                                "resolution": conflicts["conflict_resolution"],
+                                "item": conflicts["inconsistency_item"]}))
+    differs = ledger[ledger["status"] != "reproduced"]
+    if len(differs):
+        doc.h(3, "Claims that differ or cannot be computed")
+        doc.table(pd.DataFrame({"ledger id": differs["claim_id"], "published": differs["published_text"],
+                                "computed": [_fmt_computed(r) for _, r in differs.iterrows()],
+                                "status": differs["status"], "reason": differs["status_reason"]}))
+    doc.h(2, "Hidden-danger cells")
+    doc.table(hidden)
+    doc.h(2, "Deployment recommendation per quant level")
+    doc.table(deploy)
+    doc.h(2, "Plots")
+    for name, (_, caption) in figures.items():
+        doc.figure(name, pngs[name], caption)
+    doc.h(2, "Inputs")
+    doc.table(recon)
+    doc.p("Every raw line is loaded, excluded by a documented rule, or quarantined (`raw_reconciliation`, "
+          "`quarantine.csv`). Hashes, package versions, dbt vars and the git commit are in `run_manifest.json`; "
+          "every table of this report is in the bundle as CSV and Parquet.")
+
+    out.mkdir(parents=True, exist_ok=True)
+    md_path, html_path = out / "analysis_report.md", out / "analysis_report.html"
+    for path, text in ((md_path, doc.markdown()), (html_path, doc.html("Quant-safety analysis report"))):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return ReportResult(md_path, html_path, [fig_dir / f"{n}.png" for n in figures])
+
+
+def _fmt_computed(row) -> str:
+    if pd.notna(row.get("computed_text")) and row.get("computed_text") is not None:
+        return str(row["computed_text"])
+    return _fmt_value(row.get("computed_value"), row.get("unit"))
+
+
+def _fmt_value(v, unit) -> str:
+    if v is None or pd.isna(v):
+        return "n/a"
+    if unit in ("cells", "models", "families", "formats", "pairings", "rows", "quant levels"):
+        return f"{v:.0f}"
+    if unit == "boolean":
+        return "yes" if v >= 0.5 else "no"
+    if unit == "p":
+        return f"{v:.3g}"
+    if unit in ("r", "rho", "kappa"):
+        return f"{v:+.4f}"
+    return f"{v:.2f}"
