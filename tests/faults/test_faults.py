@@ -177,3 +177,41 @@ def test_cli_failure_is_one_line_without_traceback(small_raw, clean_manifest_row
     error_lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
     assert len(error_lines) == 1 and "v3_safety/20260331_125319/phase3_scored.jsonl" in error_lines[0]
     assert not cfg.db_path.exists()
+
+
+def test_cell_missing_its_baseline(warehouse, tmp_path):
+    """Every phi-2 FP16 row removed: the build continues, phi-2's cells get NULL
+    deltas, regime no_baseline and action manual_review; the gate warns."""
+    import json
+    import shutil
+
+    raw = corrupt.copy_raw(warehouse.raw_dir, tmp_path / "raw")
+    removed = 0
+    for label, (kind, rel) in corrupt.SOURCES.items():
+        path = raw / rel
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line.replace("NaN", "null"))
+            name = (rec.get("model") or rec.get("model_name") or "").lower()
+            if name == "phi-2-fp16":
+                removed += 1
+                continue
+            kept.append(line)
+        if len(kept) != sum(1 for _ in path.open(encoding="utf-8")):
+            path.unlink()
+            path.write_text("".join(l + "\n" for l in kept), encoding="utf-8")
+    assert removed > 0
+    cfg = make_settings(tmp_path, raw)
+    cfg.manifest_dir.mkdir()
+    rows, _ = manifest.refresh_rows(raw, manifest.read_manifest(warehouse.manifest_path))
+    manifest.write_manifest(rows, cfg.manifest_path)
+    shutil.copy(warehouse.db_path, cfg.db_path)          # incremental: only the changed files are re-read
+    report = build(cfg, quiet=True)
+    assert any("baseline" in w for w in report.gate_warnings)
+    with duckdb.connect(str(cfg.db_path), read_only=True) as con:
+        phi = con.execute("""select quant, regime, deployment_action, safety_refusal_rate_delta_pp
+                             from matrix where base_model = 'phi-2'""").fetchall()
+        others = con.execute("select count(*) from matrix where base_model <> 'phi-2' and regime = 'no_baseline'").fetchone()[0]
+    assert phi and all(r[1] == "no_baseline" and r[2] == "manual_review" and r[3] is None for r in phi)
+    assert "FP16" not in {r[0] for r in phi}
+    assert others == 0
