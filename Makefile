@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RAW_DIR ?= $(or $(QSAFETY_RAW_DIR),data/raw)
 
-.PHONY: install demo run build test test-fast lock clean
+.PHONY: install demo run build test test-all lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lock: install
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest -q -m "" $(PYTEST_ARGS)
 
 clean:
 	rm -rf data/warehouse.duckdb data/.warehouse.build data/warehouse_data_docs target logs

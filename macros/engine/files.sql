@@ -29,3 +29,56 @@
 {% macro duckdb__read_csv_file(path, columns) -%}
   read_csv('{{ path }}', header = true, auto_detect = false, columns = {{ tojson(columns) | replace('"', "'") }})
 {%- endmacro %}
+
+{#- Spark: the text source reads a file as lines (\n, \r\n; a UTF-8 BOM is
+    skipped; a last line without newline is kept; no empty line after a final
+    newline), possibly split into several blocks read in parallel. The exact
+    1-based line number is the number of lines in the blocks before the line's
+    block (a cumulative count per block start offset) plus its position in its
+    block (monotonically_increasing_id grows in file order inside a block).
+    No single-partition sort, so it scales to files larger than one block. -#}
+{% macro spark__read_raw_lines(path) -%}
+  {%- set file = 'text.`' ~ (path | replace('`', '``')) ~ '`' -%}
+  with block_lines as (
+    select
+      input_file_block_start() as block_start,
+      monotonically_increasing_id() as row_id,
+      value as raw_line
+    from {{ file }}
+  ),
+  numbered as (
+    select
+      block_start,
+      raw_line,
+      row_number() over (partition by block_start order by row_id) as line_in_block
+    from block_lines
+  ),
+  block_offsets as (
+    select
+      block_start,
+      coalesce(sum(count(*)) over (
+        order by block_start rows between unbounded preceding and 1 preceding), 0) as lines_before
+    from block_lines
+    group by block_start
+  )
+  select
+    block_offsets.lines_before + numbered.line_in_block as source_line,
+    numbered.raw_line
+  from numbered
+  inner join block_offsets
+    on block_offsets.block_start = numbered.block_start
+{%- endmacro %}
+
+{#- Spark: the csv source has no header option in SQL; read every column as
+    text, drop the header row, and cast. -#}
+{% macro spark__read_csv_file(path, columns) -%}
+  {%- set types = {'VARCHAR': 'string', 'BOOLEAN': 'boolean', 'BIGINT': 'bigint', 'INTEGER': 'int', 'DOUBLE': 'double'} -%}
+  (
+    select
+      {%- for name, kind in columns.items() %}
+      cast(_c{{ loop.index0 }} as {{ types.get(kind | upper, kind) }}) as {{ name }}{{ "," if not loop.last }}
+      {%- endfor %}
+    from csv.`{{ path | replace('`', '``') }}`
+    where not (_c0 <=> '{{ (columns.keys() | list)[0] }}')
+  ) as csv_file
+{%- endmacro %}

@@ -3,8 +3,9 @@
     once, with the contract check result. Incremental by file hash. -#}
 {{ config(
     materialized = 'incremental',
-    incremental_strategy = 'delete+insert',
+    incremental_strategy = quant_safety.by_source_incremental_strategy(),
     unique_key = 'source_label',
+    partition_by = quant_safety.by_source_partition_by(),
     on_schema_change = 'fail'
 ) }}
 
@@ -35,7 +36,7 @@ parsed as (
         *,
         {{ quant_safety.json_is_valid('clean_line') }} as is_valid_json,
         case when {{ quant_safety.json_is_valid('clean_line') }}
-            then {{ quant_safety.json_kind('clean_line') }} end as line_kind,
+            then {{ quant_safety.json_kind(quant_safety.json_parse('clean_line')) }} end as line_kind,
         case when {{ quant_safety.json_is_valid('clean_line') }}
             then {{ quant_safety.json_struct('clean_line', spec) }} end as rec
     from cleaned
@@ -72,7 +73,8 @@ typed as (
         {{ quant_safety.require_string('model_fragment', 'model') }} as model_problem,
         {{ quant_safety.require_string('rec.task_name', 'task_name') }} as task_problem,
         {{ quant_safety.require_string('rec.sample_id', 'sample_id') }} as sample_problem,
-        {{ quant_safety.json_kind('rec.metrics') }} as metrics_kind
+        case when is_valid_json
+            then {{ quant_safety.json_kind(quant_safety.json_child(quant_safety.json_parse('clean_line'), '$.metrics')) }} end as metrics_kind
     from metric_fragments
 ),
 

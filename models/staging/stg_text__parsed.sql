@@ -3,8 +3,9 @@
     every safety-run generation, which Phase 6 needs. Incremental by file hash. -#}
 {{ config(
     materialized = 'incremental',
-    incremental_strategy = 'delete+insert',
+    incremental_strategy = quant_safety.by_source_incremental_strategy(),
     unique_key = 'source_label',
+    partition_by = quant_safety.by_source_partition_by(),
     on_schema_change = 'fail'
 ) }}
 
@@ -33,7 +34,7 @@ parsed as (
         *,
         {{ quant_safety.json_is_valid('clean_line') }} as is_valid_json,
         case when {{ quant_safety.json_is_valid('clean_line') }}
-            then {{ quant_safety.json_kind('clean_line') }} end as line_kind,
+            then {{ quant_safety.json_kind(quant_safety.json_parse('clean_line')) }} end as line_kind,
         case when {{ quant_safety.json_is_valid('clean_line') }}
             then {{ quant_safety.json_struct('clean_line', spec) }} end as rec
     from cleaned

@@ -20,6 +20,7 @@ from .config import Settings, settings
 from .dbt_runner import run_dbt
 from .errors import InputError
 from .gate import run_gate
+from .warehouse_reader import open_reader
 
 
 @dataclass
@@ -60,35 +61,46 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
     preflight(cfg)
     timings["preflight_s"] = time.monotonic() - start
 
-    building = cfg.building_db_path
-    for leftover in (building, building.with_name(building.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    spark = cfg.target == "spark"
+    # Spark: dbt writes the tables in place (warehouse dir + metastore under
+    # cfg.spark_dir); there is no file to copy and swap.
+    building = cfg.db_path if spark else cfg.building_db_path
+    if not spark:
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)
     cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
-    if cfg.db_path.exists() and not full_refresh:
+    if cfg.db_path.exists() and not full_refresh and not spark:
         shutil.copy2(cfg.db_path, building)
     try:
         say(f"[2/4] dbt build into {building.name}")
         t0 = time.monotonic()
-        args = ["build"] + (["--full-refresh"] if full_refresh else []) + (["--select", select] if select else [])
+        args = ["build"] + (["--full-refresh"] if full_refresh else [])
+        if select:   # a partial build runs only the tests whose parents are all built
+            args += ["--select", select, "--indirect-selection", "cautious"]
         run_dbt(cfg, building, args, dbt_vars=dbt_vars, quiet=quiet)
         timings["dbt_build_s"] = time.monotonic() - t0
 
         say("[3/4] data-quality gate (Great Expectations)")
         t0 = time.monotonic()
-        gate = run_gate(building, cfg.data_docs_dir, dbt_vars=dbt_vars, work_dir=cfg.work_dir)
+        gate = run_gate(building, cfg.data_docs_dir, dbt_vars=dbt_vars, work_dir=cfg.work_dir,
+                        target=cfg.target, spark_dir=cfg.spark_dir)
         timings["gate_s"] = time.monotonic() - t0
         for warning in gate.warnings:
             say(f"  warning: {warning}")
     except BaseException:
-        building.unlink(missing_ok=True)
+        if not spark:
+            building.unlink(missing_ok=True)
         raise
-    say("[4/4] swapping the new warehouse in")
-    os.replace(building, cfg.db_path)
+    if spark:
+        say(f"[4/4] Spark tables written in place under {cfg.spark_dir} (no file swap)")
+    else:
+        say("[4/4] swapping the new warehouse in")
+        os.replace(building, cfg.db_path)
     timings["total_s"] = time.monotonic() - start
     return BuildReport(cfg.db_path, gate.data_docs_index, timings, gate.warnings, gate.expectations_run)
 
 
-def lock(cfg: Settings | None = None, quiet: bool = False) -> list[str]:
+def lock(cfg: Settings | None = None, quiet: bool = False, new_wave: bool = False) -> list[str]:
     """Refresh the source manifest for the files in the raw dir, like a lockfile.
 
     Hashes and counts every file, adds new *.jsonl files (kind sniffed from
@@ -99,7 +111,7 @@ def lock(cfg: Settings | None = None, quiet: bool = False) -> list[str]:
     template = manifest.read_manifest(cfg.manifest_path) if cfg.manifest_path.exists() \
         else manifest.default_manifest_rows()
     old = {r["source_label"]: r for r in template}
-    rows, notes = manifest.refresh_rows(cfg.raw_dir, template)
+    rows, notes = manifest.refresh_rows(cfg.raw_dir, template, new_wave=new_wave)
     manifest.write_manifest(rows, cfg.manifest_path)
     audits = manifest.audit_sources(cfg.raw_dir, rows)
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
@@ -108,10 +120,9 @@ def lock(cfg: Settings | None = None, quiet: bool = False) -> list[str]:
     scratch.unlink(missing_ok=True)
     try:
         run_dbt(cfg, scratch, ["build", "--select", "+raw_reconciliation", "--exclude", "test_type:data",
-                               "test_type:unit"], quiet=True)
-        import duckdb
-        with duckdb.connect(str(scratch), read_only=True) as con:
-            loaded = dict(con.execute("select source_label, loaded_rows from raw_reconciliation").fetchall())
+                               "test_type:unit"], quiet=True, target_dir="dbt_target_lock")
+        with open_reader(cfg.target, scratch, cfg.spark_dir) as con:
+            loaded = dict(con.rows("select source_label, loaded_rows from raw_reconciliation"))
     finally:
         scratch.unlink(missing_ok=True)
     for row in rows:

@@ -48,7 +48,7 @@ def cmd_lock(args) -> int:
 
     cfg = settings()
     print(f"locking {cfg.raw_dir} -> {cfg.manifest_path}")
-    for note in lock(cfg):
+    for note in lock(cfg, new_wave=args.new_wave):
         print(f"  {note}")
     return 0
 
@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=1)
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("lock", help="refresh the source manifest for the raw directory")
+    p.add_argument("--new-wave", action="store_true",
+                   help="put new files in a new release wave (the stats then also report the cells without them)")
     p.set_defaults(func=cmd_lock)
     p = sub.add_parser("build", help="build the warehouse (audit, dbt build, gate, swap)")
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental staging from scratch")

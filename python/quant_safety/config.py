@@ -40,6 +40,12 @@ class Settings:
         return self.db_path.parent / f".{self.db_path.stem}.build"
 
     @property
+    def spark_dir(self) -> Path:
+        """Spark target: warehouse dir and Derby metastore (profiles.yml, QSAFETY_SPARK_DIR)."""
+        value = os.environ.get("QSAFETY_SPARK_DIR")
+        return Path(value).resolve() if value else self.work_dir / "spark"
+
+    @property
     def building_db_path(self) -> Path:
         return self.db_path.with_name(self.db_path.name + ".building")
 

@@ -15,7 +15,7 @@ from .errors import BuildError
 _PROGRESS = re.compile(r"\d+ of \d+ (OK|START|PASS|FAIL|ERROR|WARN|SKIP)")
 
 
-def dbt_env(cfg: Settings, db_file: Path) -> dict:
+def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dict:
     env = dict(os.environ)
     env.update({
         "QSAFETY_BUILD_DB": str(db_file),
@@ -24,17 +24,22 @@ def dbt_env(cfg: Settings, db_file: Path) -> dict:
         # <target>/run/<project>/<seed path>, which for an absolute seed path
         # would overwrite the lockfile itself.
         "QSAFETY_MANIFEST_DIR": os.path.relpath(cfg.manifest_dir, PROJECT_DIR),
-        "DBT_TARGET_PATH": str(cfg.work_dir / "dbt_target"),
+        # One target dir per database path: dbt's partial parse (partial_parse.msgpack) is
+        # discarded when the profile changes, and the profile holds the database path, so
+        # `lock` (scratch file) and `build` (<db>.building) keep separate target dirs.
+        "DBT_TARGET_PATH": str(cfg.work_dir / target_dir),
         "DBT_LOG_PATH": str(cfg.work_dir / "dbt_logs"),
         "QSAFETY_TARGET": cfg.target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     })
     env.setdefault("QSAFETY_DUCKDB_THREADS", str(os.cpu_count() or 2))
+    # Spark target (method session): warehouse dir + Derby metastore of this build.
+    env.setdefault("QSAFETY_SPARK_DIR", str(cfg.spark_dir))
     return env
 
 
 def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None = None,
-            quiet: bool = False) -> list[str]:
+            quiet: bool = False, target_dir: str = "dbt_target") -> list[str]:
     """Run `dbt <args>`; raise BuildError with the first failure line on failure."""
     dbt = Path(sys.executable).with_name("dbt")
     cmd = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", *args, "--project-dir", str(PROJECT_DIR),
@@ -42,7 +47,7 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
     variables = {"source_audit_file": str(cfg.work_dir / "source_audit.csv"), **(dbt_vars or {})}
     cmd += ["--vars", json.dumps(variables)]
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=dbt_env(cfg, db_file), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=dbt_env(cfg, db_file, target_dir), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     assert proc.stdout is not None

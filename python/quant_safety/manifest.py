@@ -189,8 +189,13 @@ def label_for(relative_path: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in stem).strip("_").lower()
 
 
-def refresh_rows(raw_dir: Path, template: list[dict], drop_missing: bool = True) -> tuple[list[dict], list[str]]:
-    """New manifest rows for the files in raw_dir (hash + raw counts), and notes on what changed."""
+def refresh_rows(raw_dir: Path, template: list[dict], drop_missing: bool = True,
+                 new_wave: bool = False) -> tuple[list[dict], list[str]]:
+    """New manifest rows for the files in raw_dir (hash + raw counts), and notes on what changed.
+
+    New files join the latest release wave, or open a new one with new_wave
+    (a release the statistics should also report without: one more scope).
+    """
     raw_dir = Path(raw_dir)
     notes: list[str] = []
     rows: list[dict] = []
@@ -202,7 +207,7 @@ def refresh_rows(raw_dir: Path, template: list[dict], drop_missing: bool = True)
                 continue
             raise InputError(f"{path}: file missing (source {row['source_label']})")
         rows.append(dict(row))
-    next_wave = max([int(r["release_wave"]) for r in rows] or [0]) + 1
+    next_wave = max([int(r["release_wave"]) for r in rows] or [0]) + (1 if new_wave or not rows else 0)
     next_precedence = max([int(r["precedence"]) for r in rows] or [0]) + 1
     for rel in unlisted_files(raw_dir, rows):
         kind = sniff_kind(raw_dir / rel)

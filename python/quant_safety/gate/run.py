@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
+from ..warehouse_reader import open_reader
 import yaml
 
 from ..config import PROJECT_DIR
@@ -65,7 +65,8 @@ def _describe(validation: str, frame, result) -> str:
 
 
 def run_gate(db_path: Path, data_docs_dir: Path, dbt_vars: dict | None = None,
-             work_dir: Path | None = None, raise_on_failure: bool = True) -> GateResult:
+             work_dir: Path | None = None, raise_on_failure: bool = True,
+             target: str = "duckdb", spark_dir: Path | None = None) -> GateResult:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -75,13 +76,13 @@ def run_gate(db_path: Path, data_docs_dir: Path, dbt_vars: dict | None = None,
     variables = {"judge_dedupe_mode": "precedence", **(dbt_vars or {})}
 
     frames = {}
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    with open_reader(target, db_path, spark_dir) as con:
+        tables = con.tables()
         for item in spec["validations"]:
             needed = item.get("requires")
             if needed and needed not in tables:
                 continue
-            frames[item["suite"]] = con.execute(item["query"].format(**variables)).df()
+            frames[item["suite"]] = con.df(item["query"].format(**variables))
 
     root = Path(tempfile.mkdtemp(prefix="qsafety_gx_", dir=work_dir))
     try:
