@@ -1,4 +1,4 @@
-"""The three example queries of docs/analyst_guide.md run against the demo warehouse."""
+"""The three example queries of README.md run against the demo warehouse."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from quant_safety.config import PROJECT_DIR
 
 
 def guide_queries() -> list[str]:
-    text = (PROJECT_DIR / "docs" / "analyst_guide.md").read_text(encoding="utf-8")
+    text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     return re.findall(r'^qsafety query "(.+)"$', text, re.M)
 
 

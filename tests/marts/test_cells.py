@@ -89,9 +89,12 @@ def test_quant_deployment_table8(warehouse):
     dep = warehouse.df("select * from phase5_quant_deployment").set_index("quant")
     q5 = dep.loc["Q5_K_M"]
     assert round(q5.max_regex_refusal_signal_pp, 2) == 3.18
-    # Table 11 / SS11: 2.73pp judge. The demo judge rates are calibrated to about 0.1pp
-    # (whole judge labels over n <= 220 with UNCLEAR rows out), so the demo gives 2.75.
-    assert abs(q5.max_judge_refusal_signal_pp - 2.73) < 0.03
+    # Table 11 / SS11: 2.73pp judge (the demo's judge denominators are calibrated so the
+    # published 2-dp judge deltas round exactly, Table 8 maxima included)
+    assert round(q5.max_judge_refusal_signal_pp, 2) == 2.73
+    table8_max_signal = {"Q8_0": 2.60, "Q6_K": 1.82, "Q5_K_M": 2.73, "Q4_K_M": 2.73, "Q3_K_S": 8.18,
+                         "Q2_K": 9.09, "AWQ": 56.82, "GPTQ": 51.36}
+    assert dep.max_judge_refusal_signal_pp.round(2).to_dict() == table8_max_signal
     expected_rejects = {"Q8_0": 0, "Q6_K": 0, "Q5_K_M": 0, "Q4_K_M": 1, "Q3_K_S": 1, "Q2_K": 3, "AWQ": 4, "GPTQ": 5}
     assert dep.reject_rows.astype(int).to_dict() == expected_rejects
     expected_models = {"Q8_0": 4, "Q6_K": 6, "Q5_K_M": 6, "Q4_K_M": 6, "Q3_K_S": 6, "Q2_K": 6, "AWQ": 5, "GPTQ": 6}

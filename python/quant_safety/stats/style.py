@@ -6,7 +6,7 @@ Each style delta (cell - baseline, NOT pp: ``dominant_prefix_share_delta``,
 ``hard_refusal_rate_delta``) is correlated (Pearson + Spearman) with a refusal
 delta across the non-baseline cells of each scope.
 
-Which refusal delta: the published values come from rtsi_table's
+Which refusal delta: the published values come from the published Phase-6 table's
 ``refusal_rate_delta``, i.e. the AdvBench-only refusal-rate delta (n = 100
 prompts, a fraction) -- ``advbench_refusal_rate_delta`` in the matrix.  On the
 reference data it reproduces Exec #6 on all 45 cells (+0.562 p 6.0e-5,
