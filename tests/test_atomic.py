@@ -50,6 +50,15 @@ def test_reader_keeps_working_during_rebuild(warehouse, tmp_path):
     with duckdb.connect(str(cfg.db_path), read_only=True) as fresh:
         assert fresh.execute(PROBE).fetchone() == expected
     assert not cfg.building_db_path.exists()
+    # determinism: the rebuilt warehouse (a second full build from the same inputs)
+    # exports byte-identical CSV files
+    from quant_safety.export import export
+    export(warehouse, out_dir=tmp_path / "bundle_first", parquet=False)
+    export(cfg, out_dir=tmp_path / "bundle_second", parquet=False)
+    csvs = sorted(p.name for p in (tmp_path / "bundle_first").glob("*.csv"))
+    assert len(csvs) >= 22
+    for name in csvs:
+        assert (tmp_path / "bundle_first" / name).read_bytes() == (tmp_path / "bundle_second" / name).read_bytes(), name
 
 
 def test_gate_failure_leaves_previous_file_untouched(warehouse, tmp_path):

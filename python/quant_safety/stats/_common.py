@@ -86,6 +86,11 @@ def iter_scopes(matrix: pd.DataFrame, include_baseline: bool = False) -> Iterato
     ``through_wave_<w>`` keeps cells with ``release_wave <= w`` (cells with a
     NULL wave are only in ``all_cells``).
     """
+    # a fixed row order: the warehouse returns table rows in no set order, and
+    # floating-point sums (OLS, optimisers) depend on it in the last digits
+    keys = [c for c in ("base_model", "quant") if c in matrix.columns]
+    if keys:
+        matrix = matrix.sort_values(keys, kind="mergesort").reset_index(drop=True)
     rows = matrix if include_baseline else non_baseline(matrix)
     for name in scope_names(matrix):
         if name == ALL_CELLS:

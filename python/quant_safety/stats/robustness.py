@@ -292,16 +292,20 @@ def _fit_mixed(data: pd.DataFrame, reml: bool):
             except Exception as exc:  # noqa: BLE001 - any optimiser failure is data, not a crash
                 messages.append(f"{opt}: {type(exc).__name__}: {exc}")
                 continue
-        for w in caught:
-            msg = f"{opt}: {w.category.__name__}: {str(w.message).splitlines()[0]}"
-            if msg not in messages:
-                messages.append(msg)
+        # The warnings text itself is not recorded: dbt runs Python models in
+        # threads and warnings capture is process-global, so which messages land
+        # here would vary between runs. What the fit did is recorded instead.
+        del caught
+        if not res.converged:
+            messages.append(f"{opt}: not converged")
         llf = float(res.llf)
         try:
             icpt_se = float(res.bse["Intercept"])
         except Exception:  # noqa: BLE001
             icpt_se = math.nan
         degenerate = (not np.isfinite(llf)) or (not np.isfinite(icpt_se)) or icpt_se > 1e6
+        if degenerate:
+            messages.append(f"{opt}: degenerate fit (non-finite log-likelihood or intercept SE)")
         candidates.append((opt, res, llf, bool(res.converged), degenerate))
     if not candidates:
         return None, "", messages
