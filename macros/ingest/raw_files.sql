@@ -85,3 +85,37 @@
     when trim({{ quant_safety.json_text(fragment) }}) = '' then 'missing_field: {{ name }} is empty'
   end
 {%- endmacro %}
+
+{#- The shared prelude of the four *__parsed models, as CTEs:
+      raw_lines - every line of the manifest files of this kind not yet ingested;
+      cleaned   - bare NaN/Infinity tokens turned into null (and flagged);
+      parsed    - validity, the JSON kind of the line, and the record parsed once
+                  into `rec` (a struct of raw fragments, see json_struct).
+    Use as: with {{ parse_json_lines('B', spec) }}, typed as (...). -#}
+{% macro parse_json_lines(record_kind, spec) -%}
+raw_lines as (
+    {{ quant_safety.union_raw_lines(quant_safety.source_files_to_load(record_kind)) }}
+),
+
+cleaned as (
+    select
+        source_label,
+        file_sha256,
+        source_line,
+        raw_line,
+        {{ quant_safety.has_nonfinite_token('raw_line') }} as had_nonfinite_token,
+        {{ quant_safety.nonfinite_to_null('raw_line') }} as clean_line
+    from raw_lines
+),
+
+parsed as (
+    select
+        *,
+        {{ quant_safety.json_is_valid('clean_line') }} as is_valid_json,
+        case when {{ quant_safety.json_is_valid('clean_line') }}
+            then {{ quant_safety.json_kind(quant_safety.json_parse('clean_line')) }} end as line_kind,
+        case when {{ quant_safety.json_is_valid('clean_line') }}
+            then {{ quant_safety.json_struct('clean_line', spec) }} end as rec
+    from cleaned
+)
+{%- endmacro %}

@@ -16,31 +16,7 @@
 } -%}
 {%- set metric_names = ['bertscore', 'rouge_l', 'coherence', 'exact_match'] -%}
 
-with raw_lines as (
-    {{ quant_safety.union_raw_lines(quant_safety.source_files_to_load('A')) }}
-),
-
-cleaned as (
-    select
-        source_label,
-        file_sha256,
-        source_line,
-        raw_line,
-        {{ quant_safety.has_nonfinite_token('raw_line') }} as had_nonfinite_token,
-        {{ quant_safety.nonfinite_to_null('raw_line') }} as clean_line
-    from raw_lines
-),
-
-parsed as (
-    select
-        *,
-        {{ quant_safety.json_is_valid('clean_line') }} as is_valid_json,
-        case when {{ quant_safety.json_is_valid('clean_line') }}
-            then {{ quant_safety.json_kind(quant_safety.json_parse('clean_line')) }} end as line_kind,
-        case when {{ quant_safety.json_is_valid('clean_line') }}
-            then {{ quant_safety.json_struct('clean_line', spec) }} end as rec
-    from cleaned
-),
+with {{ quant_safety.parse_json_lines('A', spec) }},
 
 metric_fragments as (
     select
