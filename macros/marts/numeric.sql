@@ -87,3 +87,15 @@
 {% macro spark__marts_double_type() -%}
   double
 {%- endmacro %}
+
+{#- A statistics table (models/stats). Where the dbt Python models run (var
+    python_stats_models, default: every target but plain Spark) it is their
+    ref(); otherwise the table the build's statistics step wrote into the
+    target schema (quant_safety.stats_step), so build claim_ledger after it. -#}
+{% macro stats_ref(name) -%}
+  {%- if var('python_stats_models', target.type != 'spark') | as_bool -%}
+    {{ return(ref(name)) }}
+  {%- else -%}
+    {{ return(this.incorporate(path={'identifier': name})) }}
+  {%- endif -%}
+{%- endmacro %}
