@@ -43,7 +43,7 @@
     select
       input_file_block_start() as block_start,
       monotonically_increasing_id() as row_id,
-      value as raw_line
+      nullif(value, '') as raw_line   -- an empty line is NULL, as in DuckDB's read_csv
     from {{ file }}
   ),
   numbered as (

@@ -3,10 +3,9 @@
 Thin wrapper: reads the cell matrix (one row per cell, a few hundred rows at
 most), calls quant_safety.stats.bpw_regressions and returns its tidy long table.
 """
-from quant_safety.stats import bpw_regressions
+from quant_safety.stats.models import compute
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    matrix = dbt.ref("matrix").df()
-    return bpw_regressions(matrix)
+    return compute("bpw_regressions", matrix=dbt.ref("matrix").df())

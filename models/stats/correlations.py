@@ -3,10 +3,9 @@
 Thin wrapper: reads the cell matrix (one row per cell, a few hundred rows at
 most), calls quant_safety.stats.within_model_correlations and returns its tidy long table.
 """
-from quant_safety.stats import within_model_correlations
+from quant_safety.stats.models import compute
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    matrix = dbt.ref("matrix").df()
-    return within_model_correlations(matrix)
+    return compute("correlations", matrix=dbt.ref("matrix").df())

@@ -3,10 +3,9 @@
 Thin wrapper: reads the cell matrix (one row per cell, a few hundred rows at
 most), calls quant_safety.stats.refusal_style_correlations and returns its tidy long table.
 """
-from quant_safety.stats import refusal_style_correlations
+from quant_safety.stats.models import compute
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    matrix = dbt.ref("matrix").df()
-    return refusal_style_correlations(matrix)
+    return compute("phase6_style_correlations", matrix=dbt.ref("matrix").df())

@@ -2,10 +2,9 @@
 positive and a negative within-model correlation, pooled r, reversal flag and
 the count of pairings that split sign. Reads the correlations model.
 """
-from quant_safety.stats import sign_reversal_summary
+from quant_safety.stats.models import compute
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    correlations = dbt.ref("correlations").df()
-    return sign_reversal_summary(correlations)
+    return compute("sign_reversal_summary", correlations=dbt.ref("correlations").df())

@@ -11,6 +11,10 @@ digits (printf %.12g, then back to DOUBLE, so CSV shows at most 12 digits and
 Parquet stores the same value), DuckDB runs single-threaded, and no timestamp is
 written into a data file. Two exports of the same warehouse are byte-identical
 (CSV and Parquet; tests/deliverables/test_export.py).
+
+Spark target: the tables are read through the warehouse reader into an
+in-memory DuckDB first, so the bundle is written by the same code
+(tests/spark/test_spark_bundle.py compares the two targets' bundles).
 """
 from __future__ import annotations
 
@@ -187,14 +191,15 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
 
     cfg = cfg or settings()
     out = Path(out_dir or cfg.out_dir)
-    if not cfg.db_path.exists():
+    spark = cfg.target == "spark"
+    if not spark and not cfg.db_path.exists():
         raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
     out.mkdir(parents=True, exist_ok=True)
     result = ExportResult(out)
     start = time.monotonic()
     say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
     outputs = {}
-    with duckdb.connect(str(cfg.db_path), read_only=True) as con:
+    with (_spark_tables_in_duckdb(cfg) if spark else duckdb.connect(str(cfg.db_path), read_only=True)) as con:
         con.execute("set threads = 1")
         con.execute("set preserve_insertion_order = true")
         present = {r[0] for r in con.execute(
@@ -241,10 +246,39 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
     _write_atomic_json(out / "run_timings.json", {
         "exported_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "timings_s": result.timings,
-        "warehouse_mtime_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cfg.db_path.stat().st_mtime)),
+        "warehouse_mtime_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
+            (cfg.spark_dir / "warehouse" if spark else cfg.db_path).stat().st_mtime)),
     })
     result.files += [out / "run_manifest.json", out / "run_timings.json"]
     return result
+
+
+def _spark_tables_in_duckdb(cfg: Settings):
+    """Spark target: the bundle tables read through the warehouse reader (Arrow,
+    types kept) into an in-memory DuckDB, so that the bundle is written by the
+    same code (ordering, float rounding, CSV/Parquet writer) as from a DuckDB
+    warehouse. Every bundle table is a few thousand rows at most, except the
+    quarantine (bounded by the bad lines of the raw files)."""
+    import duckdb
+
+    from .warehouse_reader import open_reader
+
+    con = duckdb.connect()
+    with open_reader(cfg.target, cfg.db_path, cfg.spark_dir) as reader:
+        present = reader.tables()
+        for table in sorted({t for t, _keys in TABLES.values()} & present):
+            columns, rows = reader.typed_rows(f"select * from {table}")
+            con.execute(f"create table {_quote(table)} ("
+                        + ", ".join(f"{_quote(c)} {_SPARK_TO_DUCKDB.get(t, t)}" for c, t in columns) + ")")
+            if rows:
+                con.executemany(f"insert into {_quote(table)} values ({', '.join('?' for _ in columns)})", rows)
+    return con
+
+
+# Spark SQL simple type names -> DuckDB (decimal(p,s) and the rest pass through)
+_SPARK_TO_DUCKDB = {"string": "varchar", "int": "integer", "bigint": "bigint", "smallint": "smallint",
+                    "tinyint": "tinyint", "double": "double", "float": "float", "boolean": "boolean",
+                    "date": "date", "timestamp": "timestamp", "void": "varchar"}
 
 
 def _looks_like_demo(inputs: list[dict]) -> bool:

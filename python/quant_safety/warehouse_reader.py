@@ -24,6 +24,10 @@ class DuckDBReader:
     def df(self, sql: str):
         return self._con.execute(sql).df()
 
+    def columns_relation(self) -> str:
+        """A relation of (table_name, column_name, data_type), DuckDB type names."""
+        return "information_schema.columns"
+
     def rows(self, sql: str) -> list[tuple]:
         return self._con.execute(sql).fetchall()
 
@@ -50,6 +54,7 @@ class SparkReader:
                     f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true")
             .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={spark_dir}")
             .config("spark.sql.ansi.enabled", "false")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "false")   # pyarrow is optional
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", os.environ.get("QSAFETY_SPARK_SHUFFLE_PARTITIONS", "8"))
             .enableHiveSupport()
@@ -64,8 +69,59 @@ class SparkReader:
     def df(self, sql: str):
         return self._spark.sql(sql).toPandas()
 
+    def columns_relation(self) -> str:
+        """Spark has no information_schema: a temporary view of (table_name,
+        column_name, data_type) over the schema's tables, with DuckDB type names
+        (VARCHAR, BIGINT, DOUBLE, BOOLEAN, ...) so that the gate's type checks
+        read the same on both engines."""
+        names = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE",
+                 "float": "FLOAT", "boolean": "BOOLEAN", "smallint": "SMALLINT", "tinyint": "TINYINT"}
+        rows = []
+        for table in sorted(self.tables()):
+            for field in self._spark.table(f"{self.schema}.{table}").schema.fields:
+                simple = field.dataType.simpleString()
+                rows.append((table, field.name, names.get(simple, simple.upper())))
+        self._spark.createDataFrame(rows, "table_name string, column_name string, data_type string") \
+            .createOrReplaceTempView("qsafety_columns")
+        return "qsafety_columns"
+
     def rows(self, sql: str) -> list[tuple]:
         return [tuple(r) for r in self._spark.sql(sql).collect()]
+
+    def typed_rows(self, sql: str) -> tuple[list[tuple[str, str]], list[tuple]]:
+        """(column name, Spark SQL type) pairs and the rows (Python values; a
+        nullable int stays an int, unlike in a pandas frame)."""
+        frame = self._spark.sql(sql)
+        return ([(f.name, f.dataType.simpleString()) for f in frame.schema.fields],
+                [tuple(r) for r in frame.collect()])
+
+    def write_table(self, name: str, frame) -> None:
+        """Replace table `name` of the schema with a pandas DataFrame (parquet,
+        like the dbt tables). NaN is stored as NULL, as dbt-duckdb does for a
+        Python model's DataFrame; an all-NULL column is typed string."""
+        from pyspark.sql import types as T
+
+        fields, columns = [], []
+        for col in frame.columns:
+            series = frame[col]
+            values = [None if _is_missing(v) else _plain(v) for v in series.tolist()]
+            kinds = {type(v) for v in values if v is not None}
+            if series.dtype.kind == "b" or kinds == {bool}:
+                spark_type = T.BooleanType()
+            elif series.dtype.kind in "iu" or kinds == {int}:
+                spark_type = T.LongType()
+            elif series.dtype.kind == "f" or kinds <= {int, float} and kinds:
+                spark_type = T.DoubleType()
+                values = [None if v is None else float(v) for v in values]
+            else:
+                spark_type = T.StringType()
+                values = [None if v is None else str(v) for v in values]
+            fields.append(T.StructField(str(col), spark_type, True))
+            columns.append(values)
+        schema = T.StructType(fields)
+        rows = list(zip(*columns)) if columns else []
+        (self._spark.createDataFrame(rows, schema).write.mode("overwrite").format("parquet")
+         .saveAsTable(f"{self.schema}.{name}"))
 
     def close(self) -> None:
         self._spark.stop()
@@ -75,6 +131,20 @@ class SparkReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _is_missing(value) -> bool:
+    """None, NaN, pandas NA / NaT."""
+    import pandas as pd
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):   # not a scalar
+        return False
+
+
+def _plain(value):
+    """numpy scalars as Python values."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
 
 
 def open_reader(target: str, db_path: Path, spark_dir: Path | None = None):

@@ -78,6 +78,8 @@ def run_gate(db_path: Path, data_docs_dir: Path, dbt_vars: dict | None = None,
     frames = {}
     with open_reader(target, db_path, spark_dir) as con:
         tables = con.tables()
+        # information_schema.columns on DuckDB; Spark has none (the reader registers a view)
+        variables.setdefault("columns_relation", con.columns_relation())
         for item in spec["validations"]:
             needed = item.get("requires")
             if needed and needed not in tables:
