@@ -99,3 +99,16 @@
     {{ return(this.incorporate(path={'identifier': name})) }}
   {%- endif -%}
 {%- endmacro %}
+
+{#- Order-independent sum / mean of a double expression. A parallel
+    floating-point sum depends on the order rows arrive in, so two builds of the
+    same inputs could differ in the last bits (and so would everything computed
+    from the cells). Summing DECIMAL(38, 18) values is exact, hence the same
+    whatever the order; the result is cast back to double. -#}
+{% macro exact_sum(expression) -%}
+  cast(sum(cast({{ expression }} as decimal(38, 18))) as {{ quant_safety.marts_double_type() }})
+{%- endmacro %}
+
+{% macro exact_avg(expression) -%}
+  ({{ quant_safety.exact_sum(expression) }} / nullif(count({{ expression }}), 0))
+{%- endmacro %}

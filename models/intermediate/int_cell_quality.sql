@@ -10,9 +10,9 @@ with generation_rows as (
 select
     base_model,
     quant,
-    avg(bertscore) as quality_bertscore,
-    avg(rouge_l) as quality_rouge_l,
-    avg(coherence) as quality_coherence,
+    {{ quant_safety.exact_avg("bertscore") }} as quality_bertscore,
+    {{ quant_safety.exact_avg("rouge_l") }} as quality_rouge_l,
+    {{ quant_safety.exact_avg("coherence") }} as quality_coherence,
     count(*) as quality_n,
     count(bertscore) as quality_bertscore_n,
     count(rouge_l) as quality_rouge_l_n,

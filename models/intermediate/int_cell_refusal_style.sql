@@ -53,7 +53,7 @@ prefix_distribution as (
         quant,
         count(*) as distinct_prefixes,
         max(prefix_refusals) as dominant_prefix_refusals,
-        -sum(prefix_share * {{ quant_safety.natural_log('prefix_share') }}) as prefix_entropy
+        -{{ quant_safety.exact_sum("prefix_share * " ~ quant_safety.natural_log('prefix_share')) }} as prefix_entropy
     from prefix_shares
     group by base_model, quant
 )

@@ -32,9 +32,9 @@ per_quant as (
         min(format) as format,
         min(quant_order) as quant_order,
         count(distinct base_model) as models,
-        avg(safety_refusal_rate_delta_pp) as mean_refusal_delta_pp,
+        {{ quant_safety.exact_avg("safety_refusal_rate_delta_pp") }} as mean_refusal_delta_pp,
         max(abs(safety_refusal_rate_delta_pp)) as max_abs_refusal_delta_pp,
-        avg(quality_bertscore_delta_pp) as mean_bertscore_delta_pp,
+        {{ quant_safety.exact_avg("quality_bertscore_delta_pp") }} as mean_bertscore_delta_pp,
         max(abs(judge_refusal_rate_delta_pp)) as max_abs_judge_refusal_delta_pp,
         sum(case when regime in ('hidden_danger', 'near_hidden_danger') then 1 else 0 end) as hidden_danger_rows
     from quant_rows
