@@ -89,8 +89,9 @@
 {#- The shared prelude of the four *__parsed models, as CTEs:
       raw_lines - every line of the manifest files of this kind not yet ingested;
       cleaned   - bare NaN/Infinity tokens turned into null (and flagged);
-      parsed    - validity, the JSON kind of the line, and the record parsed once
-                  into `rec` (a struct of raw fragments, see json_struct).
+      parsed    - is_valid_json, the JSON kind of the line (line_kind), and the
+                  record parsed once into `rec` (a struct of raw fragments, see
+                  json_struct); engine-specific (validate_and_parse_json).
     Use as: with {{ parse_json_lines('B', spec) }}, typed as (...). -#}
 {% macro parse_json_lines(record_kind, spec) -%}
 raw_lines as (
@@ -108,14 +109,5 @@ cleaned as (
     from raw_lines
 ),
 
-parsed as (
-    select
-        *,
-        {{ quant_safety.json_is_valid('clean_line') }} as is_valid_json,
-        case when {{ quant_safety.json_is_valid('clean_line') }}
-            then {{ quant_safety.json_kind(quant_safety.json_parse('clean_line')) }} end as line_kind,
-        case when {{ quant_safety.json_is_valid('clean_line') }}
-            then {{ quant_safety.json_struct('clean_line', spec) }} end as rec
-    from cleaned
-)
+{{ quant_safety.validate_and_parse_json('cleaned', 'clean_line', spec) }}
 {%- endmacro %}

@@ -49,8 +49,14 @@ typed as (
         {{ quant_safety.require_string('model_fragment', 'model') }} as model_problem,
         {{ quant_safety.require_string('rec.task_name', 'task_name') }} as task_problem,
         {{ quant_safety.require_string('rec.sample_id', 'sample_id') }} as sample_problem,
-        case when is_valid_json
-            then {{ quant_safety.json_kind(quant_safety.json_child(quant_safety.json_parse('clean_line'), '$.metrics')) }} end as metrics_kind
+        -- the kind of the metrics node: an object when any metric leaf was read
+        -- from it; otherwise look at the node itself (a second parse of the line,
+        -- only for lines without any of the four metrics)
+        case
+            when not is_valid_json then null
+            when {% for m in metric_names %}rec.metrics.{{ m }} is not null{{ ' or ' if not loop.last }}{% endfor %} then 'object'
+            else {{ quant_safety.json_kind(quant_safety.json_child(quant_safety.json_parse('clean_line'), '$.metrics')) }}
+        end as metrics_kind
     from metric_fragments
 ),
 
