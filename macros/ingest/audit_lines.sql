@@ -48,34 +48,18 @@ mapped as (
     from current_lines
     left join {{ ref('stg_registry__model_names') }} as names
         on names.raw_model_name = current_lines.raw_model_name
-),
-
-ranked as (
-    select
-        mapped.*,
-        row_number() over (
-            partition by base_model, quant, task_name, sample_id{{ ', source_label' if per_source_keys }}
-            order by precedence desc, source_label desc, source_line desc
-        ) as duplicate_rank,
-        first_value(source_label) over (
-            partition by base_model, quant, task_name, sample_id{{ ', source_label' if per_source_keys }}
-            order by precedence desc, source_label desc, source_line desc
-        ) as kept_source_label,
-        first_value(source_line) over (
-            partition by base_model, quant, task_name, sample_id{{ ', source_label' if per_source_keys }}
-            order by precedence desc, source_label desc, source_line desc
-        ) as kept_source_line
-    from mapped
-    where rule_status is null
 )
 
+{#- One pass over the lines, no self-join: the window partitions hold the
+    candidates of one key; lines already decided by a rule sit in partitions
+    of their own (rule_status is not null) whose ranks are never used. -#}
 select
     mapped.*,
     coalesce(
         mapped.rule_status,
         case
-            when ranked.duplicate_rank = 1 then 'loaded'
-            when ranked.kept_source_label = mapped.source_label then 'quarantined'
+            when row_number() over key_order = 1 then 'loaded'
+            when first_value(mapped.source_label) over key_order = mapped.source_label then 'quarantined'
             {%- if supersede_across_sources %}
             else 'excluded'
             {%- else %}
@@ -86,19 +70,21 @@ select
     coalesce(
         mapped.rule_reason,
         case
-            when ranked.duplicate_rank = 1 then null
-            when ranked.kept_source_label = mapped.source_label
+            when row_number() over key_order = 1 then null
+            when first_value(mapped.source_label) over key_order = mapped.source_label
                 then 'duplicate_in_source: same key as line '
-                    || cast(ranked.kept_source_line as {{ dbt.type_string() }}) || ', which is kept'
+                    || cast(first_value(mapped.source_line) over key_order as {{ dbt.type_string() }}) || ', which is kept'
             {%- if supersede_across_sources %}
             else 'judge_superseded'
             {%- else %}
-            else 'duplicate_across_sources: same key is loaded from ' || ranked.kept_source_label
+            else 'duplicate_across_sources: same key is loaded from '
+                || first_value(mapped.source_label) over key_order
             {%- endif %}
         end
     ) as status_reason
 from mapped
-left join ranked
-    on ranked.source_label = mapped.source_label
-    and ranked.source_line = mapped.source_line
+window key_order as (
+    partition by mapped.rule_status is null, mapped.base_model, mapped.quant, mapped.task_name, mapped.sample_id{{ ', mapped.source_label' if per_source_keys }}
+    order by mapped.precedence desc, mapped.source_label desc, mapped.source_line desc
+)
 {% endmacro %}
