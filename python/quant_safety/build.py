@@ -52,9 +52,13 @@ def preflight(cfg: Settings) -> list[dict]:
 
 
 def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refresh: bool = False,
-          select: str | None = None, quiet: bool = False, gate: bool = True) -> BuildReport:
+          select: str | None = None, quiet: bool = False, gate: bool = True,
+          docs: bool = False) -> BuildReport:
     """`gate=False` skips the data-quality gate (tests on raw fixtures that are
-    not a complete matrix); the CLI always runs it."""
+    not a complete matrix); the CLI always runs it. `docs=True` (DuckDB) also
+    writes the dbt docs site into the build's dbt target dir, from the project
+    just parsed and compiled (`--no-compile`: no second parse or compile, the
+    catalog read from the new file); `export_dbt_docs` copies it from there."""
     cfg = cfg or settings()
     timings: dict[str, float] = {}
     start = time.monotonic()
@@ -108,6 +112,11 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
         else:
             say("[3/4] data-quality gate skipped (gate=False)")
             gate_result = GateResult(success=True)
+        if docs and not spark:
+            t0 = time.monotonic()
+            built_docs_dir(cfg).joinpath("index.html").unlink(missing_ok=True)
+            run_dbt(cfg, building, ["docs", "generate", "--static", "--no-compile"], dbt_vars=dbt_vars, quiet=True)
+            timings["dbt_docs_s"] = time.monotonic() - t0
     except BaseException:
         if not spark:
             building.unlink(missing_ok=True)
@@ -120,6 +129,11 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
     timings["total_s"] = time.monotonic() - start
     return BuildReport(cfg.db_path, gate_result.data_docs_index, timings, gate_result.warnings,
                        gate_result.expectations_run)
+
+
+def built_docs_dir(cfg: Settings) -> Path:
+    """Where `build(docs=True)` leaves the dbt docs site (the build's dbt target dir)."""
+    return cfg.work_dir / "dbt_target"
 
 
 def _selects_claim_ledger(cfg: Settings, db_file: Path, select: str | None, dbt_vars: dict | None) -> bool:

@@ -54,20 +54,23 @@ def cmd_lock(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import build
+    from .build import build, built_docs_dir
 
     cfg = settings()
-    report = build(cfg, dbt_vars=_vars(args.var), full_refresh=args.full_refresh)
+    with_docs = getattr(args, "export", False) and not args.no_docs
+    report = build(cfg, dbt_vars=_vars(args.var), full_refresh=args.full_refresh, docs=with_docs)
     print(f"warehouse:  {report.db_path}")
     if report.data_docs_index:
         print(f"data docs:  {report.data_docs_index}")
     print("timings:    " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
     if getattr(args, "export", False):
-        return _write_bundle(cfg, _vars(args.var), docs=not args.no_docs)
+        docs_built_in = built_docs_dir(cfg) if "dbt_docs_s" in report.timings else None
+        return _write_bundle(cfg, _vars(args.var), docs=not args.no_docs, docs_built_in=docs_built_in)
     return 0
 
 
-def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None = None) -> int:
+def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None = None,
+                  docs_built_in: Path | None = None) -> int:
     from .export import export, export_dbt_docs
     from .report import build_report
 
@@ -79,7 +82,8 @@ def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None
     rep = build_report(cfg, out_dir=result.out_dir, dbt_vars=dbt_vars)
     print(f"report:     {rep.html}")
     if docs:
-        print(f"dbt docs:   {export_dbt_docs(cfg, out_dir=result.out_dir) / 'index.html'}")
+        docs_dir = export_dbt_docs(cfg, out_dir=result.out_dir, built_in=docs_built_in)
+        print(f"dbt docs:   {docs_dir / 'index.html'}")
     print(f"bundle written in {time.monotonic() - start:.1f}s")
     return 0
 

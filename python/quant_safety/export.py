@@ -302,10 +302,12 @@ def is_demo_warehouse(con) -> bool:
 DOCS_FILES = ["index.html", "static_index.html", "catalog.json", "manifest.json"]
 
 
-def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, quiet: bool = True) -> Path:
-    """`dbt docs generate --static` against the built warehouse; copies the site into <bundle>/docs.
-
-    dbt runs on a scratch copy of the warehouse file (it opens its database
+def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, quiet: bool = True,
+                    built_in: Path | None = None) -> Path:
+    """The dbt docs site in <bundle>/docs. `built_in`: a dbt target dir where
+    the build just generated it (`build(docs=True)`), copied as it is.
+    Otherwise `dbt docs generate --static` runs against the built warehouse:
+    on a scratch copy of the warehouse file (dbt opens its database
     read-write), with its own target dir, so the real warehouse is never touched."""
     import shutil
     import tempfile
@@ -316,6 +318,13 @@ def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, qu
     if not cfg.db_path.exists():
         raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
     docs_dir = Path(out_dir or cfg.out_dir) / "docs"
+    if built_in is not None and (built_in / "index.html").exists():
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        for name in DOCS_FILES:
+            (docs_dir / name).unlink(missing_ok=True)
+            if (built_in / name).exists():
+                shutil.copy2(built_in / name, docs_dir / name)
+        return docs_dir
     with tempfile.TemporaryDirectory(prefix="qsafety_docs_") as tmp:
         scratch_db = Path(tmp) / cfg.db_path.name
         shutil.copy2(cfg.db_path, scratch_db)
