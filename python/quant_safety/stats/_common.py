@@ -148,15 +148,192 @@ def paired(df: pd.DataFrame, x: str, y: str, extra: Iterable[str] = ()) -> pd.Da
     return out.loc[ok]
 
 
+def float_values(df: pd.DataFrame, col: str) -> np.ndarray:
+    """``df[col]`` as a float64 array (what ``np.asarray(df[col], dtype=float)`` gives)."""
+    return np.asarray(df[col], dtype=float)
+
+
+def group_positions(values: pd.Series) -> dict:
+    """Row positions (ascending) of each non-missing value of ``values``.
+
+    ``positions[v]`` selects the same rows as ``values == v``, in O(n) for all
+    values together instead of one scan of the column per value.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes = np.asarray(codes)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1), side="left")
+    return {uniques[i]: order[bounds[i]:bounds[i + 1]] for i in range(len(uniques))}
+
+
+class PairedColumns:
+    """:func:`paired` for many row subsets of one frame, as float arrays.
+
+    ``get(x, y, positions)`` equals ``paired(df.iloc[positions], x, y)[[x, y]]``
+    as two arrays.  float64 columns are read once per frame; a column of any
+    other dtype is converted per subset exactly as :func:`paired` does.
+    """
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+        self._float: dict[str, np.ndarray | None] = {}
+
+    def _column(self, col: str) -> np.ndarray | None:
+        if col not in self._float:
+            s = self.df[col]
+            self._float[col] = s.to_numpy() if s.dtype == np.float64 else None
+        return self._float[col]
+
+    def get(self, x: str, y: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xa, ya = self._column(x), self._column(y)
+        if xa is None or ya is None or x == y:
+            data = paired(self.df.iloc[positions], x, y)
+            return data[x].to_numpy(), data[y].to_numpy()
+        xv, yv = xa[positions], ya[positions]
+        ok = np.isfinite(xv) & np.isfinite(yv)
+        return xv[ok], yv[ok]
+
+
 def is_constant(v: np.ndarray) -> bool:
     return len(v) == 0 or bool(np.nanmax(v) == np.nanmin(v))
+
+
+# -- Pearson / Spearman without the per-call overhead of scipy.stats ---------------
+#
+# scipy.stats.pearsonr / spearmanr spend ~1-3 ms per call in argument handling
+# (array-API dispatch, broadcasting, warnings) around a few microseconds of
+# arithmetic; the statistics tables make thousands of calls.  _pearsonr_1d and
+# _spearmanr_1d repeat scipy's arithmetic for the one case used here (1-D
+# float64, finite, n >= 3, neither input constant) with the same numpy / scipy
+# .special calls in the same order, so r, rho and both p-values are bitwise the
+# numbers scipy returns.  That is checked once per process on probe data
+# (_fast_correlation_ok); if a scipy or numpy version computes anything
+# differently, correlate() falls back to calling scipy.stats itself.
+
+
+def _pearsonr_1d(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """scipy.stats.pearsonr(x, y) (two-sided) for 1-D float64, n >= 3, non-constant."""
+    from scipy import special
+
+    n = np.asarray(x.shape[-1], dtype=x.dtype)
+    xmean = np.mean(x, axis=-1, keepdims=True)
+    ymean = np.mean(y, axis=-1, keepdims=True)
+    xm = x - xmean
+    ym = y - ymean
+    xmax = np.max(np.abs(xm), axis=-1, keepdims=True)
+    ymax = np.max(np.abs(ym), axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normxm = xmax * np.linalg.norm(xm / xmax, ord=2, axis=-1, keepdims=True)
+        normym = ymax * np.linalg.norm(ym / ymax, ord=2, axis=-1, keepdims=True)
+        r = np.vecdot(xm / normxm, ym / normym, axis=-1)
+    # xp.clip(r, -1., 1.) of scipy's array-API layer
+    out = np.empty(r.shape, dtype=r.dtype)
+    out[()] = r
+    if out < -1.0:
+        out[()] = -1.0
+    if out > 1.0:
+        out[()] = 1.0
+    r = out
+    ab = np.asarray(n / 2 - 1, dtype=x.dtype)
+    p = 2 * special.betaincc(ab, ab, (np.abs(r) - -1) / 2)
+    return float(r[()]), float(p[()])
+
+
+def _rank_average(v: np.ndarray) -> np.ndarray:
+    """scipy.stats.rankdata(v) ('average' ties) of a 1-D array without NaN."""
+    n = v.shape[0]
+    j = np.argsort(v, kind="stable")
+    ordinal = np.arange(1, n + 1, dtype=np.float64)
+    s = v[j]
+    first = np.concatenate([np.ones(1, dtype=bool), s[:-1] != s[1:]])
+    idx = np.arange(n)[first]
+    counts = np.diff(idx, append=np.asarray([n], dtype=idx.dtype))
+    ranks = np.repeat(ordinal[first] + (np.asarray(counts, dtype=np.float64) - 1) / 2, counts)
+    out = np.empty(n, dtype=np.float64)
+    out[j] = ranks
+    return out
+
+
+def _spearmanr_1d(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """scipy.stats.spearmanr(x, y) (two-sided) for 1-D float64, n >= 3, non-constant."""
+    from scipy import special
+
+    n = x.shape[0]
+    # the (n, 2) ranked array of scipy (np.apply_along_axis output: Fortran order)
+    buf = np.empty((2, n), dtype=np.float64)
+    buf[0] = _rank_average(x)
+    buf[1] = _rank_average(y)
+    rs = np.corrcoef(buf.T, rowvar=0)
+    dof = n - 2
+    with np.errstate(divide="ignore"):
+        t = rs * np.sqrt((dof / ((rs + 1.0) * (1.0 - rs))).clip(0))
+    prob = 2 * special.stdtr(dof, -np.abs(t))
+    return float(rs[1, 0]), float(prob[1, 0])
+
+
+def _scipy_correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pr = stats.pearsonr(x, y)
+        sr = stats.spearmanr(x, y)
+    return float(pr.statistic), float(pr.pvalue), float(sr.statistic), float(sr.pvalue)
+
+
+def _fast_correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r, pr = _pearsonr_1d(x, y)
+        rho, ps = _spearmanr_1d(x, y)
+    return r, pr, rho, ps
+
+
+def _probe_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inputs on which the fast path must reproduce scipy bit for bit: sizes
+    3..451, ties (2-dp deltas, integers), perfect and exactly inverse correlation."""
+    rng = np.random.default_rng(20240142)
+    pairs = []
+    for n in (3, 4, 7, 12, 45, 451):
+        x = rng.normal(0.0, 5.0, n)
+        y = 0.4 * x + rng.normal(0.0, 3.0, n)
+        pairs.append((x, y))
+        pairs.append((np.round(x, 2), np.round(-y, 2)))
+        pairs.append((np.round(x), np.round(y)))
+        pairs.append((x, 2.0 * x + 1.0))
+        pairs.append((x, -x))
+    pairs.append((np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0])))
+    pairs.append((np.array([0.0, 0.0, 1.0, 1.0]), np.array([1.0, 0.0, 1.0, 0.0])))
+    pairs.append((np.array([1e-9, 2e-9, 4e-9, 3e-9]), np.array([5e8, 1e9, 2e9, 1.5e9])))
+    return pairs
+
+
+_FAST_OK: bool | None = None
+
+
+def _fast_correlation_ok() -> bool:
+    """True if the fast path equals scipy.stats bitwise on the probe inputs (once per process)."""
+    global _FAST_OK
+    if _FAST_OK is None:
+        ok = True
+        try:
+            for x, y in _probe_pairs():
+                a = np.array(_fast_correlations(x, y))
+                b = np.array(_scipy_correlations(x, y))
+                same = (a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))
+                if not same.all():
+                    ok = False
+                    break
+        except Exception:  # noqa: BLE001 - any incompatibility means: use scipy
+            ok = False
+        _FAST_OK = ok
+    return _FAST_OK
 
 
 def correlate(x, y) -> dict:
     """Pearson and Spearman on finite pairs: r, p, rho, p, n, flag.
 
     n < 3 or a constant input gives NaN statistics and a flag instead of a
-    scipy warning / degenerate p = 1.
+    scipy warning / degenerate p = 1.  The numbers are scipy.stats.pearsonr /
+    spearmanr's (see _pearsonr_1d).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -176,14 +353,12 @@ def correlate(x, y) -> dict:
     if is_constant(x) or is_constant(y):
         out["flag"] = FLAG_CONSTANT
         return out
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pr = stats.pearsonr(x, y)
-        sr = stats.spearmanr(x, y)
-    out["pearson_r"] = float(pr.statistic)
-    out["pearson_p"] = float(pr.pvalue)
-    out["spearman_rho"] = float(sr.statistic)
-    out["spearman_p"] = float(sr.pvalue)
+    compute = _fast_correlations if _fast_correlation_ok() else _scipy_correlations
+    r, pr, rho, ps = compute(x, y)
+    out["pearson_r"] = r
+    out["pearson_p"] = pr
+    out["spearman_rho"] = rho
+    out["spearman_p"] = ps
     if not np.isfinite(out["spearman_rho"]):
         out["flag"] = FLAG_CONSTANT  # e.g. constant ranks
     return out

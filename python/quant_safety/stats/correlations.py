@@ -36,6 +36,7 @@ constant input gives NaN statistics and a ``flag`` (``n_lt_3`` /
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ._common import (
@@ -44,6 +45,8 @@ from ._common import (
     SAFETY_METRICS,
     correlate,
     delta_col,
+    float_values,
+    group_positions,
     iter_scopes,
     safety_source,
     sign_of,
@@ -83,16 +86,31 @@ def within_model_correlations(
     """
     rows = []
     for scope, df in iter_scopes(matrix):
-        models = sorted(df["base_model"].dropna().unique()) if "base_model" in df else []
+        if "base_model" in df:
+            models = sorted(df["base_model"].dropna().unique())
+            positions = group_positions(df["base_model"])
+        else:
+            models = []
+        # row positions of each model (None = all rows, the pooled group);
+        # the same rows as df.loc[df["base_model"] == m], selected once
+        groups = [(POOLED, None)] + [(m, positions[m]) for m in models]
+        values: dict[str, np.ndarray] = {}
         for q in quality_metrics:
             for s in safety_metrics:
                 qc, sc = delta_col(q), delta_col(s)
-                groups = [(POOLED, df)] + [(m, df.loc[df["base_model"] == m]) for m in models]
-                for model, g in groups:
-                    if qc in g.columns and sc in g.columns:
-                        res = correlate(g[qc], g[sc])
-                    else:
+                present = qc in df.columns and sc in df.columns
+                if present:
+                    for c in (qc, sc):
+                        if c not in values:
+                            values[c] = float_values(df, c)
+                    xv, yv = values[qc], values[sc]
+                for model, idx in groups:
+                    if not present:
                         res = correlate([], [])
+                    elif idx is None:
+                        res = correlate(xv, yv)
+                    else:
+                        res = correlate(xv[idx], yv[idx])
                     rows.append(
                         {
                             "scope": scope,

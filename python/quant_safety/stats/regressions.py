@@ -29,9 +29,10 @@ from ._common import (
     FLAG_N_LT_3,
     FLAG_OK,
     LEVEL_METRICS,
+    PairedColumns,
+    group_positions,
     is_constant,
     iter_scopes,
-    paired,
     sort_rows,
 )
 
@@ -61,22 +62,25 @@ def bpw_regressions(
     rows = []
     for scope, df in iter_scopes(matrix, include_baseline=include_baseline):
         models = sorted(df["base_model"].dropna().unique()) if "base_model" in df else []
+        if models:
+            # rows of each model (= df.loc[df["base_model"] == model]), found once
+            positions = group_positions(df["base_model"])
+            columns = PairedColumns(df)
         for model in models:
-            g = df.loc[df["base_model"] == model]
+            idx = positions[model]
             for metric in metrics:
                 base = {"scope": scope, "base_model": model, "metric": metric,
                         "include_baseline": include_baseline}
                 nan = {"slope": math.nan, "slope_se": math.nan, "intercept": math.nan,
                        "r2": math.nan, "p": math.nan}
-                if metric not in g.columns or "bpw" not in g.columns:
+                if metric not in df.columns or "bpw" not in df.columns:
                     rows.append({**base, "n": 0, **nan, "flag": FLAG_MISSING_COLUMN})
                     continue
-                data = paired(g, "bpw", metric)
-                n = len(data)
+                x, y = columns.get("bpw", metric, idx)  # = paired(rows of model, "bpw", metric)
+                n = len(x)
                 if n < 3:
                     rows.append({**base, "n": n, **nan, "flag": FLAG_N_LT_3})
                     continue
-                x, y = data["bpw"].to_numpy(), data[metric].to_numpy()
                 if is_constant(x) or is_constant(y):
                     rows.append({**base, "n": n, **nan, "flag": FLAG_CONSTANT})
                     continue

@@ -69,6 +69,7 @@ from ._common import (
     REFUSAL_METRICS,
     correlate,
     delta_col,
+    float_values,
     has_columns,
     is_constant,
     iter_scopes,
@@ -141,12 +142,17 @@ def leave_one_out(
                              "flag": FLAG_MISSING_COLUMN})
                 continue
             data = paired(df, qc, sc, extra=[by])
-            ref = correlate(data[qc], data[sc])
+            xv, yv = float_values(data, qc), float_values(data, sc)
+            ref = correlate(xv, yv)
             rows.append({**base, "dropped": NONE, "n_dropped": 0, **ref})
             levels = sorted(df[by].dropna().astype(str).unique())
+            # keep = (data[by].astype(str) != lev), from one factorisation of the labels
+            codes, uniques = pd.factorize(data[by].astype(str), use_na_sentinel=True)
+            codes = np.asarray(codes)
+            code_of = {u: i for i, u in enumerate(uniques)}
             for lev in levels:
-                keep = data[by].astype(str) != lev
-                res = correlate(data.loc[keep, qc], data.loc[keep, sc])
+                keep = codes != code_of.get(lev, -2)
+                res = correlate(xv[keep], yv[keep])
                 rows.append({**base, "dropped": lev, "n_dropped": int((~keep).sum()), **res})
             # sign flips vs the 'none' row of this (scope, safety)
             for r in rows:
@@ -284,13 +290,32 @@ def _fit_mixed(data: pd.DataFrame, reml: bool):
 
     messages: list[str] = []
     candidates = []
+    # Every optimiser has to run: the kept fit is the best of all of them and
+    # ``warning`` records what each one did.
+    # One model (design matrices, per-group blocks) for all optimisers: MixedLM.fit
+    # resets every attribute it uses (reml, penalties, free pattern, singularity
+    # counter) and starts each optimiser from the same fixed start values, so a
+    # fit does not depend on the fits before it on the same model.
+    model = None
+    model_error: Exception | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = smf.mixedlm("y ~ x", data, groups=data["g"])
+        except Exception as exc:  # noqa: BLE001 - reported per optimiser below, as before
+            model_error = exc
+    del caught
     for opt in OPTIMIZERS:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                res = smf.mixedlm("y ~ x", data, groups=data["g"]).fit(reml=reml, method=opt)
+                if model_error is not None:
+                    raise model_error
+                res = model.fit(reml=reml, method=opt)
             except Exception as exc:  # noqa: BLE001 - any optimiser failure is data, not a crash
                 messages.append(f"{opt}: {type(exc).__name__}: {exc}")
+                if model is not None:  # drop a cache a failed fit may have left half-built
+                    model.__dict__.pop("_endex_li", None)
                 continue
         # The warnings text itself is not recorded: dbt runs Python models in
         # threads and warnings capture is process-global, so which messages land
@@ -298,7 +323,7 @@ def _fit_mixed(data: pd.DataFrame, reml: bool):
         del caught
         if not res.converged:
             messages.append(f"{opt}: not converged")
-        llf = float(res.llf)
+        llf = float(res.llf)  # computed from the model now, before the next optimiser's fit
         try:
             icpt_se = float(res.bse["Intercept"])
         except Exception:  # noqa: BLE001
