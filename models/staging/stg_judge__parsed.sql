@@ -58,7 +58,7 @@ checked as (
         typed.*,
         tasks.task_role,
         case
-            when raw_line is null or trim(raw_line) = '' then 'blank_line'
+            when not is_valid_json and (raw_line is null or trim(raw_line) = '') then 'blank_line'
             when not is_valid_json then 'invalid_json'
             when line_kind <> 'object' then 'not_an_object: line is a JSON ' || line_kind
             when is_legacy_bbq_shape then null

@@ -75,7 +75,7 @@ checked as (
         typed.*,
         tasks.task_role,
         case
-            when raw_line is null or trim(raw_line) = '' then 'blank_line'
+            when not is_valid_json and (raw_line is null or trim(raw_line) = '') then 'blank_line'
             when not is_valid_json then 'invalid_json'
             when line_kind <> 'object' then 'not_an_object: line is a JSON ' || line_kind
             when model_problem is not null then model_problem

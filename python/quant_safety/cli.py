@@ -140,6 +140,10 @@ def cmd_query(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .dbt_runner import SINGLE_THREAD_BLAS
+
+    for name, value in SINGLE_THREAD_BLAS.items():   # children (dbt, the Spark stats step) inherit it
+        os.environ.setdefault(name, value)
     parser = argparse.ArgumentParser(prog="qsafety", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="write the synthetic demo raw data")

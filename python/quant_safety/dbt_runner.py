@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import PROJECT_DIR, Settings
 from .errors import BuildError
 
+SINGLE_THREAD_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _PROGRESS = re.compile(r"\d+ of \d+ (OK|START|PASS|FAIL|ERROR|WARN|SKIP)")
 
 
@@ -33,6 +34,11 @@ def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dic
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     })
     env.setdefault("QSAFETY_DUCKDB_THREADS", str(os.cpu_count() or 2))
+    # One BLAS thread for the statistics models: pingouin's ANCOVA factorisations
+    # are faster single-threaded on a busy 2-core box, and their last bits
+    # (p ~1e-11 relative at x100) otherwise depend on the machine's core count.
+    for name, value in SINGLE_THREAD_BLAS.items():
+        env.setdefault(name, value)
     # Spark target (method session): warehouse dir + Derby metastore of this build.
     env.setdefault("QSAFETY_SPARK_DIR", str(cfg.spark_dir))
     return env
