@@ -26,3 +26,46 @@ where {{ column_name }} is not null
     {%- if max_value is not none %} {{ column_name }} > {{ max_value }}{% endif %}
   )
 {% endtest %}
+
+{#- Model-level versions of not_null / between over many columns: one query
+    (one scan) per model instead of one dbt test node per column. A dbt test
+    node costs ~70 ms of dbt overhead whatever its query, and a build ran ~260
+    single-column ones. A failure names every failing column and its row count. -#}
+{% test not_null_columns(model, columns) %}
+with counts as (
+    select
+    {%- for column in columns %}
+        sum(case when {{ column }} is null then 1 else 0 end) as failing_{{ loop.index }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ model }}
+)
+{%- for column in columns %}
+select '{{ column }}' as column_name, 'is null' as problem, failing_{{ loop.index }} as failing_rows
+from counts where failing_{{ loop.index }} > 0
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
+{% endtest %}
+
+{#- checks: a list of {column, min_value, max_value} (either bound may be absent);
+    NULLs pass, as in `between`. -#}
+{% test columns_between(model, checks) %}
+with counts as (
+    select
+    {%- for check in checks %}
+        {%- set c = check.column %}
+        sum(case when {{ c }} is not null and (
+            {%- if check.min_value is not none %} {{ c }} < {{ check.min_value }}{% endif -%}
+            {%- if check.min_value is not none and check.max_value is not none %} or{% endif -%}
+            {%- if check.max_value is not none %} {{ c }} > {{ check.max_value }}{% endif %}
+        ) then 1 else 0 end) as failing_{{ loop.index }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ model }}
+)
+{%- for check in checks %}
+select '{{ check.column }}' as column_name,
+    'outside [{{ check.min_value }}, {{ check.max_value }}]' as problem,
+    failing_{{ loop.index }} as failing_rows
+from counts where failing_{{ loop.index }} > 0
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
+{% endtest %}
