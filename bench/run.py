@@ -123,6 +123,21 @@ def measure(cmd: list[str], env: dict | None = None, cwd: Path = PROJECT, timeou
     }
 
 
+# how an allocation failure under RLIMIT_AS shows up in the pandas/numpy/pyarrow stack
+OOM_MARKERS = ("MemoryError", "OOM", "Unable to allocate", "std::bad_alloc", "Could not reserve memory",
+               "Cannot allocate memory")
+
+
+def pandas_status(m: dict, text: str, timeout: float, cap_gb: float) -> str:
+    if m["timed_out"]:
+        return f"timeout > {timeout:.0f} s"
+    if m["exit_code"] == 0:
+        return "ok"
+    if m["exit_code"] in (99, -9) or any(marker in text for marker in OOM_MARKERS):
+        return f"OOM (cap {cap_gb} GB)"
+    return f"failed (exit {m['exit_code']}): {text.strip().splitlines()[-1][:200] if text.strip() else ''}"
+
+
 def env_for(raw: Path, db: Path, manifest_dir: Path) -> dict:
     env = dict(os.environ)
     env.update({"QSAFETY_RAW_DIR": str(raw), "QSAFETY_DB": str(db), "QSAFETY_MANIFEST_DIR": str(manifest_dir),
@@ -384,15 +399,7 @@ def bench_scale(scale: int, root: Path, args) -> dict:
         m = measure([PY, "-c", PANDAS_SCRIPT, str(manifest_path), str(raw), str(seeds), str(work / "pandas_cells.csv")],
                     env=penv, timeout=timeout, preexec=cap_memory(limit), log=work / "pandas.log")
         text = (work / "pandas.log").read_text(errors="replace")
-        if m["timed_out"]:
-            m["status"] = f"timeout > {timeout:.0f} s"
-        elif m["exit_code"] == 0:
-            m["status"] = "ok"
-        elif "MemoryError" in text or "OOM" in text or m["exit_code"] in (99, -9) \
-                or "Unable to allocate" in text or "std::bad_alloc" in text:
-            m["status"] = f"OOM (cap {args.pandas_mem_gb} GB)"
-        else:
-            m["status"] = f"failed (exit {m['exit_code']}): {text.strip().splitlines()[-1][:200] if text.strip() else ''}"
+        m["status"] = pandas_status(m, text, timeout, args.pandas_mem_gb)
         m["memory_cap_gb"] = args.pandas_mem_gb
         m["timeout_s"] = round(timeout)
         result["pandas"] = m
