@@ -16,7 +16,7 @@ For each scale of the synthetic demo (x1, x10, x100) and on the same raw files i
                4 new source files, ~3k rows) to the raw dir and the manifest;
 
 and, with --makerun, the x1 `make run` path without install (fresh raw dir, demo generation,
-first build with a cold dbt target dir) against the committed demo lockfile.
+first `qsafety build --export` with a cold dbt target dir) against the committed demo lockfile.
 
 Everything lives under --root (default /tmp/bench; never under data/). Results are merged
 into bench/results.json (one entry per scale, the latest run wins) and bench/results.md is
@@ -550,7 +550,7 @@ def write_report(store: dict) -> str:
     lines += [""]
     if "makerun" in store:
         mr = store["makerun"]
-        lines += [f"`make run` at ×1 without install (demo generation + first build with a cold dbt target dir): "
+        lines += [f"`make run` at ×1 without install (demo generation + first `qsafety build --export` with a cold dbt target dir): "
                   f"**{mr['wall_s']:.1f} s** wall, {mr['cpu_s']:.1f} s CPU, build timings {mr.get('timings')}, "
                   f"load {mr['load_before'][0]}→{mr['load_after'][0]} ({mr.get('when', '')}).", ""]
     lines += ["## Targets", "", "| target | value | met |", "|---|---|---|"]
@@ -602,12 +602,16 @@ def targets(S: dict, makerun: dict | None) -> list[str]:
         row("×100: build×100 − build×1 ≤ 3 × (floor×100 − floor×1)", f"{db:.1f} s vs 3 × {df:.1f} = {3 * df:.1f} s", db <= 3 * df)
     else:
         row("×100: build×100 − build×1 ≤ 3 × (floor×100 − floor×1)", "needs ×1 and ×100", None)
+    # the issue sets this target at x100 only; smaller scales are listed for information
     for k in sorted(S):
         p = S[k].get("pandas")
         if p:
             ratio = p["wall_s"] / S[k]["build"]["wall_s"]
             ok = p["status"] != "ok" and not p["status"].startswith("failed") or ratio >= 10
-            row(f"×{k}: pandas ≥ 10× slower than the build, or OOM", f"{p['status']}, {ratio:.1f}×", ok)
+            if k == 100:
+                row(f"×{k}: pandas ≥ 10× slower than the build, or OOM", f"{p['status']}, {ratio:.1f}×", ok)
+            else:
+                row(f"×{k} (information, no target): pandas vs build", f"{p['status']}, {ratio:.1f}×", None)
     for k in sorted(S):
         rss = S[k]["build"]["peak_rss_mb"]
         row(f"×{k}: build peak RSS ≤ 2 GB", f"{rss:.0f} MB", rss <= 2048)
