@@ -34,9 +34,13 @@
     skipped; a last line without newline is kept; no empty line after a final
     newline), possibly split into several blocks read in parallel. The exact
     1-based line number is the number of lines in the blocks before the line's
-    block (a cumulative count per block start offset) plus its position in its
-    block (monotonically_increasing_id grows in file order inside a block).
-    No single-partition sort, so it scales to files larger than one block. -#}
+    block plus the line's position in its block. monotonically_increasing_id
+    grows by one per row inside a partition, and a block is read whole and in
+    file order by one partition, so the position in the block is
+    row_id - (the block's smallest row_id). Only a tiny per-block aggregate
+    (start offset, first row_id, line count) is computed and joined back: the
+    lines themselves are never shuffled or sorted, and no single-partition
+    step touches them, so it scales to files larger than one block. -#}
 {% macro spark__read_raw_lines(path) -%}
   {%- set file = 'text.`' ~ (path | replace('`', '``')) ~ '`' -%}
   with block_lines as (
@@ -46,27 +50,28 @@
       nullif(value, '') as raw_line   -- an empty line is NULL, as in DuckDB's read_csv
     from {{ file }}
   ),
-  numbered as (
+  blocks as (
     select
       block_start,
-      raw_line,
-      row_number() over (partition by block_start order by row_id) as line_in_block
+      min(row_id) as first_row_id,
+      count(*) as block_line_count
     from block_lines
+    group by block_start
   ),
   block_offsets as (
     select
       block_start,
-      coalesce(sum(count(*)) over (
+      first_row_id,
+      coalesce(sum(block_line_count) over (
         order by block_start rows between unbounded preceding and 1 preceding), 0) as lines_before
-    from block_lines
-    group by block_start
+    from blocks
   )
   select
-    block_offsets.lines_before + numbered.line_in_block as source_line,
-    numbered.raw_line
-  from numbered
+    block_offsets.lines_before + (block_lines.row_id - block_offsets.first_row_id) + 1 as source_line,
+    block_lines.raw_line
+  from block_lines
   inner join block_offsets
-    on block_offsets.block_start = numbered.block_start
+    on block_offsets.block_start = block_lines.block_start
 {%- endmacro %}
 
 {#- Spark: the csv source has no header option in SQL; read every column as

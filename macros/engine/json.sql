@@ -22,8 +22,15 @@
     variant null for a JSON null; json_child keeps it, like json_extract). A nested spec is a struct of its leaves: address its leaves
     (rec.metrics.bertscore), but take the kind of the node itself with
     json_kind(json_child(json_parse(line), '$.metrics')). -#}
+{#- The line is parsed once: the VARIANT is bound to a lambda variable
+    (transform over a one-element array), and every leaf reads that variable.
+    Written as spark_variant_struct('try_parse_json(line)', ...) the parse is
+    repeated twice per leaf: Spark does not eliminate common subexpressions
+    inside a CASE branch (the struct is built only for valid lines), which
+    made the parse models ~2x slower. -#}
 {% macro spark__json_struct(column, spec) -%}
-  {{ quant_safety.spark_variant_struct('try_parse_json(' ~ column ~ ')', spec, '$') }}
+  transform(array(try_parse_json({{ column }})), json_doc ->
+    {{ quant_safety.spark_variant_struct('json_doc', spec, '$') }})[0]
 {%- endmacro %}
 
 {% macro spark_variant_struct(variant, spec, path) -%}
