@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RAW_DIR ?= $(or $(QSAFETY_RAW_DIR),data/raw)
 
-.PHONY: install demo run build test test-all lock clean
+.PHONY: install install-spark demo run build test test-all test-spark lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The optional Spark target (dbt-spark, pyspark; needs Java 17 to run). `make test`
+# then also runs the DuckDB-vs-Spark demo comparison; without it the Spark tests skip.
+install-spark: install
+	$(BIN)/pip install -q -e '.[spark]'
 
 demo: install
 	@if [ ! -d "$(RAW_DIR)/research" ]; then \
@@ -37,6 +42,10 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest -q -m "" $(PYTEST_ARGS)
+
+# every Spark test, slow ones included (seed-7 bundle via the CLI, corrupted input, fixtures)
+test-spark: install-spark
+	$(BIN)/python -m pytest -q -m spark tests/spark $(PYTEST_ARGS)
 
 clean:
 	rm -rf data/warehouse.duckdb data/.warehouse.build data/warehouse_data_docs target logs

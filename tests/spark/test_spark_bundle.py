@@ -1,30 +1,42 @@
 """The whole build on Spark (dbt-spark, method session) gives the same analysis
 bundle as on DuckDB: every table of quant_safety.export.TABLES (marts, the
 statistics tables computed by the build's statistics step on Spark, the claim
-ledger, reconciliation and quarantine) has the same columns and rows; ints,
-strings and bools are equal and floats agree within 1e-9 relative.
+ledger, source audit, reconciliation, exclusions and quarantine) has the same
+columns and rows; ints, strings and bools are equal and floats agree within
+1e-9 relative. Every exported table, every row.
 
-Each target is built and exported with the `qsafety` CLI in a child process
-(`qsafety build`, `qsafety export`), as a user runs it, so that no Spark JVM
-or Derby metastore lives in the pytest process. The bundles' Parquet files are
-compared.
+Three raw dirs:
 
-Raw dirs: the staging test's fixture (two models, every kind of bad line) and
-the demo generator with seed 7 (scale 1, ~170k lines; a few minutes on Spark).
+* the demo data (`qsafety demo`, seed 42) — runs in CI (`make test`; marked
+  `spark`, not `slow`). The DuckDB side is the session's demo warehouse
+  (tests/conftest.py `warehouse`, built once for the whole suite), exported
+  here. The Spark side runs in one child process (tests/spark/pipeline.py: one
+  JVM instead of five) with the settings of a short-lived local session
+  (local[2], 2 shuffle partitions, C1 JIT) and **without dbt's data tests on
+  Spark**: they are the same SQL as on DuckDB, where the suite runs them on
+  the same demo data, and every table they guard that reaches the bundle is
+  compared here row for row. The gate runs on Spark (no Data Docs HTML).
+* the demo generator with seed 7 — slow: both targets built with the `qsafety`
+  CLI (`lock`, `build`, `export`) exactly as a user runs them: on Spark that is
+  dbt build with every test, the statistics step, claim_ledger, the gate.
+* the staging test's fixture (every kind of bad line) — slow.
+
 Needs Java and the `spark` extra (`pip install -e .[spark]`); skipped otherwise.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark]
 
 pytest.importorskip("pyspark")
 pytest.importorskip("dbt.adapters.spark")
@@ -36,43 +48,49 @@ import duckdb  # noqa: E402
 from quant_safety.config import PROJECT_DIR  # noqa: E402
 from quant_safety.export import TABLES  # noqa: E402
 
+from .pipeline import fast_local_env  # noqa: E402
 from .test_spark_staging import write_fixture  # noqa: E402
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
-# Tables the Spark bundle must hold (the fixture has too few cells for some
+# Tables the bundles must hold (the fixture has too few cells for some
 # statistics to have rows, but every table exists on both targets).
 REQUIRED = set(TABLES)
 
 
-def target_env(root: Path, raw: Path, target: str) -> dict:
+def target_env(root: Path, raw: Path, target: str, manifest_dir: Path | None = None) -> dict:
     return {
         "QSAFETY_TARGET": target,
         "QSAFETY_RAW_DIR": str(raw),
         "QSAFETY_DB": str(root / target / "warehouse.duckdb"),
-        "QSAFETY_MANIFEST_DIR": str(root / "manifest"),
+        "QSAFETY_MANIFEST_DIR": str(manifest_dir or root / "manifest"),
         "QSAFETY_OUT": str(root / target / "bundle"),
         "QSAFETY_SPARK_DIR": str(root / target / "spark"),
         "QSAFETY_SPARK_CORES": os.environ.get("QSAFETY_SPARK_CORES", "2"),
     }
 
 
-def qsafety(root: Path, raw: Path, target: str, *args: str) -> None:
+def qsafety(root: Path, raw: Path, target: str, *args: str) -> float:
     env = {**os.environ, **target_env(root, raw, target)}
     log = root / f"{target}_{args[0]}.log"
+    start = time.monotonic()
     with open(log, "w") as handle:
         proc = subprocess.run([sys.executable, "-m", "quant_safety.cli", *args], cwd=PROJECT_DIR, env=env,
                               stdout=handle, stderr=subprocess.STDOUT)
     assert proc.returncode == 0, f"qsafety {' '.join(args)} on {target} failed:\n" + log.read_text()[-3000:]
+    return time.monotonic() - start
 
 
-def build_and_export(root: Path, raw: Path) -> tuple[Path, Path]:
-    # the lockfile of this raw dir (hashes, line counts, expected loaded rows)
-    qsafety(root, raw, "duckdb", "lock")
-    for target in ("duckdb", "spark"):
-        qsafety(root, raw, target, "build")
-        qsafety(root, raw, target, "export")
-    return root / "duckdb" / "bundle", root / "spark" / "bundle"
+def spark_pipeline(root: Path, raw: Path, manifest_dir: Path, *flags: str) -> dict:
+    """tests/spark/pipeline.py in a child process (its JVM ends with it); its timings."""
+    env = fast_local_env({**os.environ, **target_env(root, raw, "spark", manifest_dir)})
+    log = root / "spark_pipeline.log"
+    with open(log, "w") as handle:
+        proc = subprocess.run([sys.executable, "-m", "tests.spark.pipeline", *flags], cwd=PROJECT_DIR, env=env,
+                              stdout=handle, stderr=subprocess.STDOUT)
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, "Spark pipeline failed:\n" + text[-3000:]
+    return json.loads(text.strip().splitlines()[-1])
 
 
 def _same(a, b) -> bool:
@@ -111,6 +129,7 @@ def read_parquet(path: Path) -> tuple[list[str], list[dict]]:
 
 
 def compare_bundles(duck: Path, spark: Path) -> list[str]:
+    """Every bundle table, every row: the differences found (empty = equal)."""
     problems: list[str] = []
     for name, (_table, keys) in TABLES.items():
         d_path, s_path = duck / f"{name}.parquet", spark / f"{name}.parquet"
@@ -139,10 +158,53 @@ def compare_bundles(duck: Path, spark: Path) -> list[str]:
     return problems
 
 
+def bundle_rows(bundle: Path) -> dict[str, int]:
+    return {name: len(read_parquet(bundle / f"{name}.parquet")[1]) for name in TABLES
+            if (bundle / f"{name}.parquet").exists()}
+
+
+def test_spark_bundle_matches_duckdb_on_demo(warehouse, tmp_path, record_property):
+    """CI: the demo data (seed 42) on Spark vs the suite's DuckDB demo warehouse."""
+    from quant_safety.export import export
+
+    start = time.monotonic()
+    duck = export(warehouse, out_dir=tmp_path / "duckdb" / "bundle").out_dir
+    timings = spark_pipeline(tmp_path, warehouse.raw_dir, warehouse.manifest_dir, "--no-dbt-tests", "--no-data-docs")
+    spark = tmp_path / "spark" / "bundle"
+    problems = compare_bundles(duck, spark)
+    timings["test_s"] = round(time.monotonic() - start, 1)
+    record_property("spark_timings", timings)
+    print(f"\nSpark demo build (one JVM, no dbt tests on Spark): {timings}")
+    assert problems == []
+    rows = bundle_rows(spark)
+    assert set(rows) == REQUIRED
+    assert rows["matrix"] == 51 and rows["claim_ledger"] > 0
+
+
+@pytest.mark.slow
+def test_spark_bundle_matches_duckdb_on_demo_seed_7(tmp_path, record_property):
+    """A second raw dir (another seed), both targets through the CLI as a user runs them."""
+    from quant_safety.demo.generate import generate_demo
+
+    raw = tmp_path / "raw"
+    generate_demo(raw, seed=7, scale=1)
+    timings = {"lock_s": qsafety(tmp_path, raw, "duckdb", "lock")}   # the lockfile of this raw dir
+    for target in ("duckdb", "spark"):
+        timings[f"{target}_build_s"] = qsafety(tmp_path, raw, target, "build")
+        timings[f"{target}_export_s"] = qsafety(tmp_path, raw, target, "export")
+    timings = {k: round(v, 1) for k, v in timings.items()}
+    record_property("timings", timings)
+    print(f"\nseed 7, qsafety CLI on both targets: {timings}")
+    assert compare_bundles(tmp_path / "duckdb" / "bundle", tmp_path / "spark" / "bundle") == []
+    assert bundle_rows(tmp_path / "spark" / "bundle")["matrix"] == 51
+
+
+@pytest.mark.slow
 def test_spark_bundle_matches_duckdb_on_fixture(tmp_path, monkeypatch):
-    """The staging fixture is no complete matrix (the data-quality gate rejects
-    it on both targets: a scored cell outside the registry), so the build runs
-    without the gate here; dbt's own tests still run."""
+    """The staging test's fixture (every kind of bad line). It is no complete
+    matrix (the data-quality gate rejects it on both targets: a scored cell
+    outside the registry), so the build runs without the gate here; dbt's own
+    tests still run."""
     from quant_safety.build import build
     from quant_safety.config import settings
 
@@ -157,12 +219,3 @@ def test_spark_bundle_matches_duckdb_on_fixture(tmp_path, monkeypatch):
             build(settings(), quiet=True, gate=False)      # dbt, stats step: child processes only
         qsafety(tmp_path, raw, target, "export")
     assert compare_bundles(tmp_path / "duckdb" / "bundle", tmp_path / "spark" / "bundle") == []
-
-
-def test_spark_bundle_matches_duckdb_on_demo_seed_7(tmp_path):
-    from quant_safety.demo.generate import generate_demo
-
-    raw = tmp_path / "raw"
-    generate_demo(raw, seed=7, scale=1)
-    duck, spark = build_and_export(tmp_path, raw)
-    assert compare_bundles(duck, spark) == []
