@@ -163,7 +163,7 @@ def bundle_rows(bundle: Path) -> dict[str, int]:
             if (bundle / f"{name}.parquet").exists()}
 
 
-def test_spark_bundle_matches_duckdb_on_demo(warehouse, tmp_path, record_property):
+def test_spark_bundle_matches_duckdb_on_demo(warehouse, tmp_path):
     """CI: the demo data (seed 42) on Spark vs the suite's DuckDB demo warehouse."""
     from quant_safety.export import export
 
@@ -173,7 +173,6 @@ def test_spark_bundle_matches_duckdb_on_demo(warehouse, tmp_path, record_propert
     spark = tmp_path / "spark" / "bundle"
     problems = compare_bundles(duck, spark)
     timings["test_s"] = round(time.monotonic() - start, 1)
-    record_property("spark_timings", timings)
     print(f"\nSpark demo build (one JVM, no dbt tests on Spark): {timings}")
     assert problems == []
     rows = bundle_rows(spark)
@@ -182,7 +181,7 @@ def test_spark_bundle_matches_duckdb_on_demo(warehouse, tmp_path, record_propert
 
 
 @pytest.mark.slow
-def test_spark_bundle_matches_duckdb_on_demo_seed_7(tmp_path, record_property):
+def test_spark_bundle_matches_duckdb_on_demo_seed_7(tmp_path):
     """A second raw dir (another seed), both targets through the CLI as a user runs them."""
     from quant_safety.demo.generate import generate_demo
 
@@ -193,7 +192,6 @@ def test_spark_bundle_matches_duckdb_on_demo_seed_7(tmp_path, record_property):
         timings[f"{target}_build_s"] = qsafety(tmp_path, raw, target, "build")
         timings[f"{target}_export_s"] = qsafety(tmp_path, raw, target, "export")
     timings = {k: round(v, 1) for k, v in timings.items()}
-    record_property("timings", timings)
     print(f"\nseed 7, qsafety CLI on both targets: {timings}")
     assert compare_bundles(tmp_path / "duckdb" / "bundle", tmp_path / "spark" / "bundle") == []
     assert bundle_rows(tmp_path / "spark" / "bundle")["matrix"] == 51
