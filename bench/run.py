@@ -486,6 +486,163 @@ def bench_makerun(root: Path) -> dict:
 
 
 # --------------------------------------------------------------------------------------
+# Spark column (issue 9): the same build on the dbt-spark target, local session
+# --------------------------------------------------------------------------------------
+SPARK_MODES = {
+    # qsafety build on the Spark target, as a user runs it: dbt build (models and all
+    # tests), statistics step, claim_ledger, gate with Data Docs; five JVM starts
+    "cli": lambda: QSAFETY + ["build"],
+    # tests/spark/pipeline.py: the same steps in one process (one JVM), without dbt's data
+    # tests and Data Docs, C1 JIT, 2 shuffle partitions (what the CI test runs), + export
+    "pipeline": lambda: [PY, "-m", "tests.spark.pipeline", "--no-dbt-tests", "--no-data-docs"],
+}
+
+
+class TreeCPU:
+    """user+sys CPU of every descendant of this process, sampled (a JVM that its
+    parent does not reap is missed by RUSAGE_CHILDREN), and the peak of the summed
+    RSS of the descendants that have lived for at least `min_age` seconds.
+
+    Why the age filter: the JVM starts helper processes (Hadoop's local file system
+    falls back to `chmod` etc. through a shell without the native library), and a
+    child made with posix_spawn/vfork shares the JVM's address space until it execs,
+    so psutil reports the JVM's whole RSS for it. measure()'s peak RSS catches some
+    of these instants and counts the JVM twice (x1: 8.2 GB with one ~3.5 GB JVM).
+    Helpers live milliseconds (skipped: younger than `min_age`, or the same address
+    space size and RSS as their parent); the build's real processes live seconds."""
+
+    def __init__(self, interval: float = 0.2, min_age: float = 1.0):
+        self.seen: dict[int, float] = {}
+        self.interval = interval
+        self.min_age = min_age
+        self.peak_rss = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        me = psutil.Process()
+        while not self.done.is_set():
+            rss = 0
+            now = time.time()
+            try:
+                for p in me.children(recursive=True):
+                    try:
+                        t = p.cpu_times()
+                        self.seen[p.pid] = t.user + t.system
+                        mem = p.memory_info()
+                        if now - p.create_time() >= self.min_age and not self._shares_parent_memory(p, mem):
+                            rss += mem.rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                pass
+            self.peak_rss = max(self.peak_rss, rss)
+            self.done.wait(self.interval)
+
+    @staticmethod
+    def _shares_parent_memory(p: psutil.Process, mem) -> bool:
+        """A vfork/posix_spawn child before its exec: the parent's very address space."""
+        try:
+            parent = p.parent()
+            pm = parent.memory_info() if parent else None
+        except psutil.Error:
+            return False
+        return pm is not None and pm.vms == mem.vms and abs(pm.rss - mem.rss) < 2**20
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+    @property
+    def total(self) -> float:
+        return round(sum(self.seen.values()), 1)
+
+
+def spark_manifest(scale: int, root: Path, raw: Path, work: Path) -> Path:
+    """The DuckDB bench's lockfile of this raw dir (x<K>/manifest), copied without the
+    rebuild step's temporary variant rows; `qsafety lock` if there is none."""
+    manifest_dir = work / "manifest"
+    manifest_dir.mkdir(parents=True, exist_ok=True)
+    dest = manifest_dir / "source_manifest.csv"
+    src = root / f"x{scale}" / "manifest" / "source_manifest.csv"
+    if src.exists():
+        rows = list(csv.DictReader(open(src)))
+        rows = [r for r in rows if not r["relative_path"].startswith(VARIANT_DIR + "/")]
+        with open(dest, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        say(f"x{scale}: spark: qsafety lock (DuckDB staging build)")
+        env = env_for(raw, work / "lock.duckdb", manifest_dir)
+        m = measure(QSAFETY + ["lock"], env=env, log=work / "lock.log")
+        if m["exit_code"] != 0:
+            raise SystemExit(f"lock failed, see {work / 'lock.log'}")
+    return manifest_dir
+
+
+def spark_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("pyspark", "dbt-spark"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    try:
+        proc = subprocess.run(["java", "-version"], capture_output=True, text=True)
+        out["java"] = (proc.stderr or proc.stdout).splitlines()[0]
+    except OSError:
+        out["java"] = None
+    return out
+
+
+def bench_spark_scale(scale: int, root: Path, modes: list[str]) -> dict:
+    """Spark column at one scale: wall, CPU of the process tree (incl. the JVMs) and peak
+    RSS of the tree for each mode; every mode builds into a fresh Spark warehouse dir."""
+    raw, _gen = ensure_data(scale, root)
+    result: dict = {"scale": scale, "when": dt.datetime.now().isoformat(timespec="seconds"), "modes": {},
+                    "versions": spark_versions()}
+    for mode in modes:
+        work = root / f"spark_x{scale}" / mode
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        manifest_dir = spark_manifest(scale, root, raw, work)
+        result["data"] = raw_stats(manifest_dir / "source_manifest.csv", raw)
+        env = env_for(raw, work / "warehouse.duckdb", manifest_dir)
+        env.update({"QSAFETY_TARGET": "spark", "QSAFETY_SPARK_DIR": str(work / "spark"),
+                    "QSAFETY_OUT": str(work / "bundle"), "QSAFETY_SPARK_CORES": str(os.cpu_count() or 2)})
+        if mode == "pipeline":
+            sys.path.insert(0, str(PROJECT))
+            from tests.spark.pipeline import fast_local_env
+            env = fast_local_env(env)
+        say(f"x{scale}: spark ({mode}) build")
+        with TreeCPU() as cpu:
+            m = measure(SPARK_MODES[mode](), env=env, log=work / "build.log")
+        m["cpu_tree_s"] = cpu.total
+        m["peak_rss_mb_raw"] = m["peak_rss_mb"]      # measure(): includes spawn helpers (see TreeCPU)
+        m["peak_rss_mb"] = round(cpu.peak_rss / 2**20, 1)
+        if m["exit_code"] != 0:
+            raise SystemExit(f"spark {mode} build failed, see {work / 'build.log'}")
+        if mode == "cli":
+            m["timings"] = parse_timings(work / "build.log")
+        else:
+            last = (work / "build.log").read_text(errors="replace").strip().splitlines()[-1]
+            m["timings"] = json.loads(last)
+        m["spark_dir_mb"] = round(sum(f.stat().st_size for f in (work / "spark" / "warehouse").rglob("*")
+                                      if f.is_file()) / 2**20, 1)
+        result["modes"][mode] = m
+        say(f"x{scale}:     spark {mode}: {m['wall_s']} s wall, {m['cpu_tree_s']} s CPU (tree), "
+            f"{m['peak_rss_mb']} MB peak RSS, {m['timings']}")
+    return result
+
+
+# --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
 def machine() -> dict:
@@ -534,8 +691,9 @@ def write_report(store: dict) -> str:
               "inflated; CPU seconds are the steadier figure.", ""]
     lines += ["## Results", "",
               "| scale | raw rows | raw MB | build s (CPU s) | build peak RSS MB | floor s | pandas s | rebuild s | "
-              "build/floor | pandas/build | rebuild/full | load 1m (build) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "build/floor | pandas/build | rebuild/full | load 1m (build) | Spark build s (CPU s) | Spark peak RSS MB |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    SP = {int(k): v for k, v in store.get("spark", {}).items()}
     for k in sorted(S):
         r = S[k]
         b, f, p, rb = r["build"], r["floor"], r.get("pandas"), r.get("rebuild")
@@ -546,13 +704,14 @@ def write_report(store: dict) -> str:
             f"| ×{k} | {r['data']['raw_rows']:,} | {r['data']['raw_mb']:,} | {fmt_s(b['wall_s'])} ({fmt_s(b['cpu_s'])}) | "
             f"{b['peak_rss_mb']:.0f} | {fmt_s(f['wall_s'])} | {pandas_cell} | {fmt_s(rb['wall_s']) if rb else '-'} | "
             f"{b['wall_s'] / f['wall_s']:.1f} | {ratio_pb} | {(rb['wall_s'] / b['wall_s']) if rb else float('nan'):.2f} | "
-            f"{b['load_before'][0]}→{b['load_after'][0]} |")
+            f"{b['load_before'][0]}→{b['load_after'][0]} | {spark_cells(SP.get(k))} |")
     lines += [""]
     if "makerun" in store:
         mr = store["makerun"]
         lines += [f"`make run` at ×1 without install (demo generation + first `qsafety build --export` with a cold dbt target dir): "
                   f"**{mr['wall_s']:.1f} s** wall, {mr['cpu_s']:.1f} s CPU, build timings {mr.get('timings')}, "
                   f"load {mr['load_before'][0]}→{mr['load_after'][0]} ({mr.get('when', '')}).", ""]
+    lines += spark_section(S, SP, store.get("spark_notes", []))
     lines += ["## Targets", "", "| target | value | met |", "|---|---|---|"]
     lines += targets(S, store.get("makerun"))
     lines += [""]
@@ -589,6 +748,45 @@ def write_report(store: dict) -> str:
     text = "\n".join(lines)
     RESULTS_MD.write_text(text)
     return text
+
+
+def spark_cells(sp: dict | None) -> str:
+    """The Spark columns of the results table: `qsafety build` on the Spark target."""
+    m = (sp or {}).get("modes", {}).get("cli")
+    if not m:
+        return "- | -"
+    return f"{fmt_s(m['wall_s'])} ({fmt_s(m.get('cpu_tree_s'))}) | {m['peak_rss_mb']:.0f}"
+
+
+def spark_section(S: dict, SP: dict, notes: list[str]) -> list[str]:
+    if not SP:
+        return []
+    out = ["## Spark (issue 9)", "",
+           "The same dbt project on the `spark` target (dbt-spark `method: session`: a local Spark inside the "
+           "build's processes, `local[2]`, the embedded Derby metastore), on the same raw files and lockfile as "
+           "the DuckDB column. CPU = user+sys of every process of the tree, JVMs included (sampled with psutil); "
+           "RSS = peak of the summed RSS of the tree, JVMs included, "
+           "without the JVM's millisecond-lived spawn helpers (a vfork/posix_spawn child shows its parent's whole "
+           "RSS until it execs; counting them doubled the figure). Measured "
+           + ", ".join(f"×{k} {SP[k].get('when', '?')}" for k in sorted(SP))
+           + f" ({', '.join(f'{p} {v}' for p, v in (SP[min(SP)].get('versions') or {}).items())}).", "",
+           "| scale | mode | wall s | CPU s | peak RSS MB | DuckDB build s | Spark / DuckDB | phases | load 1m |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    labels = {"cli": "`qsafety build` (all dbt tests, stats step, claim_ledger, gate + Data Docs; 4 JVM starts; no export)",
+              "pipeline": "one JVM, no dbt tests on Spark, no Data Docs, C1 JIT, + export (the CI test's path)"}
+    for k in sorted(SP):
+        for mode, m in SP[k].get("modes", {}).items():
+            duck = S.get(k, {}).get("build", {}).get("wall_s")
+            ratio = f"{m['wall_s'] / duck:.1f}×" if duck else "-"
+            phases = ", ".join(f"{n} {v:.0f}" for n, v in (m.get("timings") or {}).items()
+                               if isinstance(v, (int, float)) and n not in ("cpu_s",))
+            out.append(f"| ×{k} | {labels.get(mode, mode)} | {fmt_s(m['wall_s'])} | {fmt_s(m.get('cpu_tree_s'))} | "
+                       f"{m['peak_rss_mb']:.0f} | {fmt_s(duck)} | {ratio} | {phases} | "
+                       f"{m['load_before'][0]}→{m['load_after'][0]} |")
+    out.append("")
+    for note in notes:
+        out += [note, ""]
+    return out
 
 
 def targets(S: dict, makerun: dict | None) -> list[str]:
@@ -646,6 +844,10 @@ def main() -> int:
                     help="pandas timeout = factor x the build wall time (min 120 s)")
     ap.add_argument("--report", action="store_true", help="only rewrite results.md from results.json")
     ap.add_argument("--note", action="append", default=[], help="free-text note added to results.md")
+    ap.add_argument("--spark", action="store_true",
+                    help="only the Spark column at --scales (needs the spark extra and Java); merged into results.json "
+                         "without touching the DuckDB columns")
+    ap.add_argument("--spark-modes", nargs="*", default=["cli", "pipeline"], choices=sorted(SPARK_MODES))
     args = ap.parse_args()
     resolved = args.root.resolve()
     if resolved == PROJECT or PROJECT in resolved.parents:
@@ -654,7 +856,17 @@ def main() -> int:
     store["machine"] = machine()
     for note in args.note:
         store.setdefault("notes", []).append(note)
-    if not args.report:
+    if args.spark and not args.report:
+        args.root.mkdir(parents=True, exist_ok=True)
+        for scale in args.scales:
+            result = bench_spark_scale(scale, args.root, args.spark_modes)
+            latest = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"scales": {}}
+            store = {**latest, "machine": store["machine"], "notes": store.get("notes", latest.get("notes", []))}
+            previous = store.setdefault("spark", {}).get(str(scale), {"modes": {}})
+            result["modes"] = {**previous.get("modes", {}), **result["modes"]}
+            store["spark"][str(scale)] = result
+            RESULTS_JSON.write_text(json.dumps(store, indent=1))
+    elif not args.report:
         args.root.mkdir(parents=True, exist_ok=True)
         if args.makerun:
             store["makerun"] = {**bench_makerun(args.root), "when": dt.datetime.now().isoformat(timespec="seconds")}
