@@ -48,18 +48,57 @@ mapped as (
     from current_lines
     left join {{ ref('stg_registry__model_names') }} as names
         on names.raw_model_name = current_lines.raw_model_name
+),
+
+{%- set key_columns = ['base_model', 'quant', 'task_name', 'sample_id'] + (['source_label'] if per_source_keys else []) %}
+
+{#- Only keys with more than one candidate line need ranking. They are found by
+    a hash aggregate over one 64-bit hash of the key (equal keys have equal
+    hashes; a collision only adds lines to the ranked set, where the real key
+    columns partition them), and the window then sorts those few lines only —
+    not the wide rows (candidate text, raw line preview) of every line. Null
+    key columns group together in the hash and in the window partitions alike. -#}
+candidates as (
+    select
+        {{ key_columns | join(', ') }},
+        {{ quant_safety.columns_hash(key_columns) }} as key_hash,
+        source_label as line_label,
+        source_line as line_number,
+        precedence
+    from mapped
+    where rule_status is null
+),
+
+contested_hashes as (
+    select key_hash
+    from candidates
+    group by key_hash
+    having count(*) > 1
+),
+
+contested as (
+    select
+        candidates.line_label,
+        candidates.line_number,
+        row_number() over key_order as key_rank,
+        first_value(candidates.line_label) over key_order as kept_label,
+        first_value(candidates.line_number) over key_order as kept_line
+    from candidates
+    inner join contested_hashes
+        on contested_hashes.key_hash = candidates.key_hash
+    window key_order as (
+        partition by {% for c in key_columns %}candidates.{{ c }}{{ ', ' if not loop.last }}{% endfor %}
+        order by candidates.precedence desc, candidates.line_label desc, candidates.line_number desc
+    )
 )
 
-{#- One pass over the lines, no self-join: the window partitions hold the
-    candidates of one key; lines already decided by a rule sit in partitions
-    of their own (rule_status is not null) whose ranks are never used. -#}
 select
     mapped.*,
     coalesce(
         mapped.rule_status,
         case
-            when row_number() over key_order = 1 then 'loaded'
-            when first_value(mapped.source_label) over key_order = mapped.source_label then 'quarantined'
+            when contested.key_rank is null or contested.key_rank = 1 then 'loaded'
+            when contested.kept_label = mapped.source_label then 'quarantined'
             {%- if supersede_across_sources %}
             else 'excluded'
             {%- else %}
@@ -70,21 +109,19 @@ select
     coalesce(
         mapped.rule_reason,
         case
-            when row_number() over key_order = 1 then null
-            when first_value(mapped.source_label) over key_order = mapped.source_label
+            when contested.key_rank is null or contested.key_rank = 1 then null
+            when contested.kept_label = mapped.source_label
                 then 'duplicate_in_source: same key as line '
-                    || cast(first_value(mapped.source_line) over key_order as {{ dbt.type_string() }}) || ', which is kept'
+                    || cast(contested.kept_line as {{ dbt.type_string() }}) || ', which is kept'
             {%- if supersede_across_sources %}
             else 'judge_superseded'
             {%- else %}
-            else 'duplicate_across_sources: same key is loaded from '
-                || first_value(mapped.source_label) over key_order
+            else 'duplicate_across_sources: same key is loaded from ' || contested.kept_label
             {%- endif %}
         end
     ) as status_reason
 from mapped
-window key_order as (
-    partition by mapped.rule_status is null, mapped.base_model, mapped.quant, mapped.task_name, mapped.sample_id{{ ', mapped.source_label' if per_source_keys }}
-    order by mapped.precedence desc, mapped.source_label desc, mapped.source_line desc
-)
+left join contested
+    on contested.line_label = mapped.source_label
+    and contested.line_number = mapped.source_line
 {% endmacro %}
