@@ -6,7 +6,7 @@ with advbench_rows as (
         base_model,
         quant,
         count(*) as advbench_n,
-        sum(case when is_refusal then 1 else 0 end) as advbench_refusals,
+        cast(sum(case when is_refusal then 1 else 0 end) as {{ dbt.type_bigint() }}) as advbench_refusals,
         sum(case when is_hard_refusal then 1 else 0 end) as hard_refusals
     from {{ ref('int_refusal_texts') }}
     group by base_model, quant

@@ -9,9 +9,9 @@ with pair_counts as (
         pairs.quant,
         count(*) as n_pairs,
         count(distinct pairs.base_model) as models,
-        sum(case when pairs.regex_verdict = pairs.judge_verdict then 1 else 0 end) as agreeing_pairs,
-        sum(pairs.regex_verdict) as regex_positive,
-        sum(pairs.judge_verdict) as judge_positive
+        cast(sum(case when pairs.regex_verdict = pairs.judge_verdict then 1 else 0 end) as {{ dbt.type_bigint() }}) as agreeing_pairs,
+        cast(sum(pairs.regex_verdict) as {{ dbt.type_bigint() }}) as regex_positive,
+        cast(sum(pairs.judge_verdict) as {{ dbt.type_bigint() }}) as judge_positive
     from {{ ref('int_judge_regex_pairs') }} as pairs
     group by pairs.task_name, pairs.task_role, pairs.quant
 ),
