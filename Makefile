@@ -23,7 +23,10 @@ install: $(STAMP)
 install-spark: install
 	$(BIN)/pip install -q -e '.[spark]'
 
-demo: install
+# QSAFETY_TARGET=spark make run: the same job on the Spark target (installs the spark extra)
+ENGINE_INSTALL := $(if $(filter spark,$(QSAFETY_TARGET)),install-spark,install)
+
+demo: $(ENGINE_INSTALL)
 	@if [ ! -d "$(RAW_DIR)/research" ]; then \
 		$(BIN)/qsafety demo --out "$(RAW_DIR)"; \
 	else echo "demo raw data present in $(RAW_DIR)"; fi
@@ -31,7 +34,7 @@ demo: install
 run: demo
 	$(BIN)/qsafety build --export
 
-build: install
+build: $(ENGINE_INSTALL)
 	$(BIN)/qsafety build
 
 lock: install

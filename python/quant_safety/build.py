@@ -55,10 +55,10 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
           select: str | None = None, quiet: bool = False, gate: bool = True,
           docs: bool = False) -> BuildReport:
     """`gate=False` skips the data-quality gate (tests on raw fixtures that are
-    not a complete matrix); the CLI always runs it. `docs=True` (DuckDB) also
-    writes the dbt docs site into the build's dbt target dir, from the project
-    just parsed and compiled (`--no-compile`: no second parse or compile, the
-    catalog read from the new file); `export_dbt_docs` copies it from there."""
+    not a complete matrix); the CLI always runs it. `docs=True` also writes the
+    dbt docs site into the build's dbt target dir, from the project just parsed
+    and compiled (`--no-compile`: no second parse or compile, the catalog read
+    from the new warehouse); `export_dbt_docs` copies it from there."""
     cfg = cfg or settings()
     timings: dict[str, float] = {}
     start = time.monotonic()
@@ -79,7 +79,7 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
     if cfg.db_path.exists() and not full_refresh and not spark:
         shutil.copy2(cfg.db_path, building)
     try:
-        say(f"[2/4] dbt build into {building.name}")
+        say(f"[2/4] dbt build into {'the Spark target' if spark else building.name}")
         t0 = time.monotonic()
         args = ["build"] + (["--full-refresh"] if full_refresh else [])
         if select:   # a partial build runs only the tests whose parents are all built
@@ -101,6 +101,13 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
             run_dbt(cfg, building, ["build", "--select", "claim_ledger+"], dbt_vars=dbt_vars, quiet=quiet)
             timings["dbt_build_claims_s"] = time.monotonic() - t0
 
+        if docs:
+            # before the gate: on Spark the gate holds the embedded metastore until
+            # this process exits, and dbt runs in a subprocess
+            t0 = time.monotonic()
+            built_docs_dir(cfg).joinpath("index.html").unlink(missing_ok=True)
+            run_dbt(cfg, building, ["docs", "generate", "--static", "--no-compile"], dbt_vars=dbt_vars, quiet=True)
+            timings["dbt_docs_s"] = time.monotonic() - t0
         if gate:
             say("[3/4] data-quality gate (Great Expectations)")
             t0 = time.monotonic()
@@ -112,11 +119,6 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
         else:
             say("[3/4] data-quality gate skipped (gate=False)")
             gate_result = GateResult(success=True)
-        if docs and not spark:
-            t0 = time.monotonic()
-            built_docs_dir(cfg).joinpath("index.html").unlink(missing_ok=True)
-            run_dbt(cfg, building, ["docs", "generate", "--static", "--no-compile"], dbt_vars=dbt_vars, quiet=True)
-            timings["dbt_docs_s"] = time.monotonic() - t0
     except BaseException:
         if not spark:
             building.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
   qsafety demo [--out DIR] [--seed N] [--scale K]   write the synthetic demo raw data
   qsafety lock                                      refresh the source manifest (lockfile)
   qsafety build [--full-refresh] [--var k=v]        audit, dbt build, gate, atomic swap
+                [--export] [--target duckdb|spark]  (lock/query/export/report/docs take --target too)
   qsafety query "<SQL>"                             read-only query, printed as a table
   qsafety export [--out DIR] [--no-parquet]         analysis bundle: CSV + Parquet per table, run_manifest.json
   qsafety report [--out DIR]                        analysis_report.md + self-contained analysis_report.html
@@ -59,7 +60,7 @@ def cmd_build(args) -> int:
     cfg = settings()
     with_docs = getattr(args, "export", False) and not args.no_docs
     report = build(cfg, dbt_vars=_vars(args.var), full_refresh=args.full_refresh, docs=with_docs)
-    print(f"warehouse:  {report.db_path}")
+    print(f"warehouse:  {cfg.spark_dir} (Spark)" if cfg.target == "spark" else f"warehouse:  {report.db_path}")
     if report.data_docs_index:
         print(f"data docs:  {report.data_docs_index}")
     print("timings:    " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
@@ -71,15 +72,16 @@ def cmd_build(args) -> int:
 
 def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None = None,
                   docs_built_in: Path | None = None) -> int:
-    from .export import export, export_dbt_docs
+    from .export import export, export_dbt_docs, open_warehouse
     from .report import build_report
 
     start = time.monotonic()
-    result = export(cfg, out_dir=Path(out) if out else None, dbt_vars=dbt_vars)
-    print(f"bundle:     {result.out_dir} ({len(result.rows)} tables as CSV + Parquet, run_manifest.json)")
-    if result.missing:
-        print(f"  note: tables not in the warehouse, not exported: {', '.join(result.missing)}")
-    rep = build_report(cfg, out_dir=result.out_dir, dbt_vars=dbt_vars)
+    with open_warehouse(cfg) as con:   # Spark: the tables are read once, for export and report
+        result = export(cfg, out_dir=Path(out) if out else None, dbt_vars=dbt_vars, con=con)
+        print(f"bundle:     {result.out_dir} ({len(result.rows)} tables as CSV + Parquet, run_manifest.json)")
+        if result.missing:
+            print(f"  note: tables not in the warehouse, not exported: {', '.join(result.missing)}")
+        rep = build_report(cfg, out_dir=result.out_dir, dbt_vars=dbt_vars, con=con)
     print(f"report:     {rep.html}")
     if docs:
         docs_dir = export_dbt_docs(cfg, out_dir=result.out_dir, built_in=docs_built_in)
@@ -125,14 +127,15 @@ def cmd_screen(args) -> int:
 
 
 def cmd_query(args) -> int:
-    import duckdb
+    import pandas as pd
+
+    from .warehouse_reader import open_reader
 
     cfg = settings()
-    if not cfg.db_path.exists():
+    if cfg.target != "spark" and not cfg.db_path.exists():
         raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `make run` first)")
-    with duckdb.connect(str(cfg.db_path), read_only=True) as con:
-        frame = con.execute(args.sql).df()
-    import pandas as pd
+    with open_reader(cfg.target, cfg.db_path, cfg.spark_dir) as con:
+        frame = con.df(args.sql)
 
     with pd.option_context("display.max_rows", args.max_rows, "display.max_columns", 50, "display.width", 200):
         print(frame.to_string(index=False) if len(frame) else "(no rows)")
@@ -146,33 +149,37 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     parser = argparse.ArgumentParser(prog="qsafety", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    # the dbt target of the commands that build or read the warehouse (default QSAFETY_TARGET or duckdb)
+    on_target = argparse.ArgumentParser(add_help=False)
+    on_target.add_argument("--target", choices=["duckdb", "spark"],
+                           help="dbt target: duckdb (default, or QSAFETY_TARGET) or spark (needs the spark extra)")
     p = sub.add_parser("demo", help="write the synthetic demo raw data")
     p.add_argument("--out")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--scale", type=int, default=1)
     p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("lock", help="refresh the source manifest for the raw directory")
+    p = sub.add_parser("lock", parents=[on_target], help="refresh the source manifest for the raw directory")
     p.add_argument("--new-wave", action="store_true",
                    help="put new files in a new release wave (the stats then also report the cells without them)")
     p.set_defaults(func=cmd_lock)
-    p = sub.add_parser("build", help="build the warehouse (audit, dbt build, gate, swap)")
+    p = sub.add_parser("build", parents=[on_target], help="build the warehouse (audit, dbt build, gate, swap)")
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental staging from scratch")
     p.add_argument("--var", action="append", help="dbt var override, key=value (repeatable)")
     p.add_argument("--export", action="store_true", help="then write the bundle (export, report, dbt docs) to QSAFETY_OUT")
     p.add_argument("--no-docs", action="store_true", help="with --export: skip the dbt docs site")
     p.set_defaults(func=cmd_build)
-    p = sub.add_parser("query", help="run a read-only SQL query against the warehouse")
+    p = sub.add_parser("query", parents=[on_target], help="run a read-only SQL query against the warehouse")
     p.add_argument("sql")
     p.add_argument("--max-rows", type=int, default=200)
     p.set_defaults(func=cmd_query)
-    p = sub.add_parser("export", help="write the analysis bundle (CSV + Parquet per table, run_manifest.json)")
+    p = sub.add_parser("export", parents=[on_target], help="write the analysis bundle (CSV + Parquet per table, run_manifest.json)")
     p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
     p.add_argument("--no-parquet", action="store_true")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("report", help="write analysis_report.md and analysis_report.html into the bundle")
+    p = sub.add_parser("report", parents=[on_target], help="write analysis_report.md and analysis_report.html into the bundle")
     p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("docs", help="dbt docs generate into <bundle>/docs")
+    p = sub.add_parser("docs", parents=[on_target], help="dbt docs generate into <bundle>/docs")
     p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
     p.set_defaults(func=cmd_docs)
     p = sub.add_parser("screen", help="deltas, regime, taxonomy and action of new quantized variants")
@@ -180,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true", help="show dbt progress")
     p.set_defaults(func=cmd_screen)
     args = parser.parse_args(argv)
+    if getattr(args, "target", None):
+        os.environ["QSAFETY_TARGET"] = args.target   # settings() and the dbt subprocesses read it
     try:
         return args.func(args)
     except QSafetyError as exc:

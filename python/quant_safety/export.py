@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,21 +186,20 @@ def input_inventory(con) -> list[dict]:
 
 
 def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: dict | None = None,
-           parquet: bool = True, quiet: bool = True) -> ExportResult:
-    """Write the bundle tables, run_manifest.json and run_timings.json to out_dir (QSAFETY_OUT)."""
-    import duckdb
-
+           parquet: bool = True, quiet: bool = True, con=None) -> ExportResult:
+    """Write the bundle tables, run_manifest.json and run_timings.json to out_dir (QSAFETY_OUT).
+    `con`: an open `open_warehouse` connection to use (left open); else one is opened."""
     cfg = cfg or settings()
     out = Path(out_dir or cfg.out_dir)
     spark = cfg.target == "spark"
-    if not spark and not cfg.db_path.exists():
+    if con is None and not spark and not cfg.db_path.exists():
         raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
     out.mkdir(parents=True, exist_ok=True)
     result = ExportResult(out)
     start = time.monotonic()
     say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
     outputs = {}
-    with (_spark_tables_in_duckdb(cfg) if spark else duckdb.connect(str(cfg.db_path), read_only=True)) as con:
+    with (nullcontext(con) if con is not None else open_warehouse(cfg)) as con:
         con.execute("set threads = 1")
         con.execute("set preserve_insertion_order = true")
         present = {r[0] for r in con.execute(
@@ -253,12 +253,31 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
     return result
 
 
+# read by the report (quant_levels: the seed of quant formats and their order), not exported
+REPORT_ONLY_TABLES = ("quant_levels",)
+
+
+def open_warehouse(cfg: Settings):
+    """A DuckDB connection to the built warehouse for the export and the report:
+    the warehouse file, read-only; on the Spark target an in-memory DuckDB
+    holding the bundle and report tables read from Spark (one Spark session for
+    both)."""
+    import duckdb
+
+    if cfg.target == "spark":
+        return _spark_tables_in_duckdb(cfg)
+    if not cfg.db_path.exists():
+        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
+    return duckdb.connect(str(cfg.db_path), read_only=True)
+
+
 def _spark_tables_in_duckdb(cfg: Settings):
     """Spark target: the bundle tables read through the warehouse reader (Arrow,
     types kept) into an in-memory DuckDB, so that the bundle is written by the
     same code (ordering, float rounding, CSV/Parquet writer) as from a DuckDB
-    warehouse. Every bundle table is a few thousand rows at most, except the
-    quarantine (bounded by the bad lines of the raw files)."""
+    warehouse (and the report reads the same tables). Every bundle table is a
+    few thousand rows at most, except the quarantine (bounded by the bad lines
+    of the raw files)."""
     import duckdb
 
     from .warehouse_reader import open_reader
@@ -266,7 +285,7 @@ def _spark_tables_in_duckdb(cfg: Settings):
     con = duckdb.connect()
     with open_reader(cfg.target, cfg.db_path, cfg.spark_dir) as reader:
         present = reader.tables()
-        for table in sorted({t for t, _keys in TABLES.values()} & present):
+        for table in sorted(({t for t, _keys in TABLES.values()} | set(REPORT_ONLY_TABLES)) & present):
             columns, rows = reader.typed_rows(f"select * from {table}")
             con.execute(f"create table {_quote(table)} ("
                         + ", ".join(f"{_quote(c)} {_SPARK_TO_DUCKDB.get(t, t)}" for c, t in columns) + ")")
@@ -308,23 +327,25 @@ def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, qu
     the build just generated it (`build(docs=True)`), copied as it is.
     Otherwise `dbt docs generate --static` runs against the built warehouse:
     on a scratch copy of the warehouse file (dbt opens its database
-    read-write), with its own target dir, so the real warehouse is never touched."""
+    read-write), with its own target dir, so the real warehouse is never touched;
+    on the Spark target against the Spark catalog (dbt only reads it) with a
+    target dir of its own."""
     import shutil
     import tempfile
 
     from .dbt_runner import run_dbt
 
     cfg = cfg or settings()
+    docs_dir = Path(out_dir or cfg.out_dir) / "docs"
+    if built_in is None and cfg.target == "spark":
+        # dbt only reads the Spark catalog; its own target dir keeps the build's intact
+        run_dbt(cfg, cfg.db_path, ["docs", "generate", "--static"], quiet=quiet, target_dir="dbt_target_docs")
+        built_in = cfg.work_dir / "dbt_target_docs"
+    if built_in is not None and (built_in / "index.html").exists():
+        _copy_docs(built_in, docs_dir)
+        return docs_dir
     if not cfg.db_path.exists():
         raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
-    docs_dir = Path(out_dir or cfg.out_dir) / "docs"
-    if built_in is not None and (built_in / "index.html").exists():
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        for name in DOCS_FILES:
-            (docs_dir / name).unlink(missing_ok=True)
-            if (built_in / name).exists():
-                shutil.copy2(built_in / name, docs_dir / name)
-        return docs_dir
     with tempfile.TemporaryDirectory(prefix="qsafety_docs_") as tmp:
         scratch_db = Path(tmp) / cfg.db_path.name
         shutil.copy2(cfg.db_path, scratch_db)
@@ -337,13 +358,17 @@ def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, qu
             shutil.copy2(audit, scratch.work_dir / "source_audit.csv")
         # --static also writes static_index.html (manifest and catalog inlined: opens from file://)
         run_dbt(scratch, scratch_db, ["docs", "generate", "--static"], quiet=quiet)
-        target = scratch.work_dir / "dbt_target"
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        for name in DOCS_FILES:
-            src = target / name
-            (docs_dir / name).unlink(missing_ok=True)
-            if src.exists():
-                shutil.copy2(src, docs_dir / name)
+        _copy_docs(scratch.work_dir / "dbt_target", docs_dir)
     if not (docs_dir / "index.html").exists():
         raise QSafetyError(f"{docs_dir}: dbt docs generate wrote no index.html")
     return docs_dir
+
+
+def _copy_docs(src_dir: Path, docs_dir: Path) -> None:
+    import shutil
+
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    for name in DOCS_FILES:
+        (docs_dir / name).unlink(missing_ok=True)
+        if (src_dir / name).exists():
+            shutil.copy2(src_dir / name, docs_dir / name)

@@ -26,7 +26,6 @@ import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from .config import Settings, settings  # noqa: E402
-from .errors import QSafetyError  # noqa: E402
 
 REGIME_COLORS = {
     "hidden_danger": "#d62728",
@@ -385,17 +384,18 @@ class ReportResult:
     figures: list[Path]
 
 
-def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: dict | None = None) -> ReportResult:
-    import duckdb
+def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: dict | None = None,
+                 con=None) -> ReportResult:
+    """`con`: an open `export.open_warehouse` connection to use (left open);
+    else one is opened (the DuckDB file, or the tables read from Spark)."""
+    from contextlib import nullcontext
 
-    from .export import dbt_vars_in_effect, is_demo_warehouse
+    from .export import dbt_vars_in_effect, is_demo_warehouse, open_warehouse
 
     cfg = cfg or settings()
     out = Path(out_dir or cfg.out_dir)
-    if not cfg.db_path.exists():
-        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
     th = Thresholds.from_vars(dbt_vars_in_effect(cfg, dbt_vars))
-    with duckdb.connect(str(cfg.db_path), read_only=True) as con:
+    with (nullcontext(con) if con is not None else open_warehouse(cfg)) as con:
         data = load_plot_data(con)
         demo = is_demo_warehouse(con)
         q = lambda sql: con.execute(sql).df()  # noqa: E731

@@ -109,6 +109,9 @@ def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None =
     from .dbt_runner import run_dbt
 
     cfg = cfg or settings()
+    if cfg.target != "duckdb":
+        raise QSafetyError(f"qsafety screen builds a scratch copy of the DuckDB warehouse file; it does not run on "
+                           f"the {cfg.target} target (use QSAFETY_TARGET=duckdb)")
     new_dir = Path(raw).resolve()
     if not new_dir.is_dir():
         raise InputError(f"{new_dir}: not a directory")
@@ -121,7 +124,7 @@ def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None =
     try:
         root.mkdir(parents=True, exist_ok=True)
         scratch = Settings(raw_dir=root / "raw", db_path=root / "screen.duckdb", manifest_dir=root / "manifest",
-                           out_dir=root / "bundle", target=cfg.target)
+                           out_dir=root / "bundle", target="duckdb")
         scratch.raw_dir.mkdir(exist_ok=True)
         for entry in sorted(cfg.raw_dir.iterdir()):
             if entry.name != SCREEN_SUBDIR:

@@ -17,8 +17,9 @@ Three raw dirs:
   the same demo data, and every table they guard that reaches the bundle is
   compared here row for row. The gate runs on Spark (no Data Docs HTML).
 * the demo generator with seed 7 — slow: both targets built with the `qsafety`
-  CLI (`lock`, `build`, `export`) exactly as a user runs them: on Spark that is
-  dbt build with every test, the statistics step, claim_ledger, the gate.
+  CLI (`lock`, `build --export --target …`) exactly as a user runs them: on
+  Spark that is dbt build with every test, the statistics step, claim_ledger,
+  dbt docs, the gate, then bundle and report (compared too).
 * the staging test's fixture (every kind of bad line) — slow.
 
 Needs Java and the `spark` extra (`pip install -e .[spark]`); skipped otherwise.
@@ -182,19 +183,25 @@ def test_spark_bundle_matches_duckdb_on_demo(warehouse, tmp_path):
 
 @pytest.mark.slow
 def test_spark_bundle_matches_duckdb_on_demo_seed_7(tmp_path):
-    """A second raw dir (another seed), both targets through the CLI as a user runs them."""
+    """A second raw dir (another seed), both targets through the CLI as a user
+    runs them (`make run`'s `qsafety build --export`, with --target): the
+    bundle tables, and the report written from them, are the same."""
     from quant_safety.demo.generate import generate_demo
 
     raw = tmp_path / "raw"
     generate_demo(raw, seed=7, scale=1)
     timings = {"lock_s": qsafety(tmp_path, raw, "duckdb", "lock")}   # the lockfile of this raw dir
     for target in ("duckdb", "spark"):
-        timings[f"{target}_build_s"] = qsafety(tmp_path, raw, target, "build")
-        timings[f"{target}_export_s"] = qsafety(tmp_path, raw, target, "export")
+        timings[f"{target}_build_export_s"] = qsafety(tmp_path, raw, target, "build", "--export", "--target", target)
     timings = {k: round(v, 1) for k, v in timings.items()}
     print(f"\nseed 7, qsafety CLI on both targets: {timings}")
-    assert compare_bundles(tmp_path / "duckdb" / "bundle", tmp_path / "spark" / "bundle") == []
-    assert bundle_rows(tmp_path / "spark" / "bundle")["matrix"] == 51
+    duck, spark = tmp_path / "duckdb" / "bundle", tmp_path / "spark" / "bundle"
+    assert compare_bundles(duck, spark) == []
+    assert bundle_rows(spark)["matrix"] == 51
+    reports = [(tmp_path / t / "bundle" / "analysis_report.md").read_text().replace(str(tmp_path / t), "<root>")
+               for t in ("duckdb", "spark")]
+    assert reports[0] == reports[1]
+    assert (spark / "docs" / "index.html").stat().st_size > 0 and (spark / "analysis_report.html").exists()
 
 
 @pytest.mark.slow
