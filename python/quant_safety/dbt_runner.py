@@ -52,6 +52,7 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
            "--profiles-dir", str(PROJECT_DIR)]
     variables = {"source_audit_file": str(cfg.work_dir / "source_audit.csv"), **(dbt_vars or {})}
     cmd += ["--vars", json.dumps(variables)]
+    _drop_foreign_partial_parse(cfg.work_dir / target_dir)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=dbt_env(cfg, db_file, target_dir), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -67,6 +68,21 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
         raise BuildError(f"dbt {args[0]} failed: {summarise_failure(lines)} "
                          f"(full log: {cfg.work_dir / 'dbt_logs' / 'dbt.log'})")
     return lines
+
+
+def _drop_foreign_partial_parse(target: Path) -> None:
+    """dbt's partial parse keeps absolute file paths (seeds are loaded from
+    <project>/seeds/...) and does not notice when the same warehouse's target
+    dir is used by a checkout in another directory: it would load seeds from the
+    other checkout, or fail when it is gone. The target dir records the project
+    it was parsed for; on a mismatch the saved parse is dropped."""
+    stamp = target / ".qsafety_project_dir"
+    here = str(PROJECT_DIR)
+    if stamp.exists() and stamp.read_text() == here:
+        return
+    (target / "partial_parse.msgpack").unlink(missing_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(here)
 
 
 def summarise_failure(lines: list[str]) -> str:
