@@ -124,3 +124,27 @@ def test_committed_lockfile_matches_demo_generator(demo_raw_dir):
     rows = manifest.read_manifest(PROJECT_DIR / "seeds" / "manifest" / "source_manifest.csv")
     audits = manifest.audit_sources(demo_raw_dir, rows)
     assert manifest.check_against_manifest(demo_raw_dir, rows, audits) == []
+
+
+@pytest.mark.parametrize("name, body, error", [
+    # a 2-byte character split across the 8 MB read boundary: valid
+    ("split_char.jsonl", b"a" * (manifest.CHUNK - 1) + "é".encode() + b"b\n", None),
+    # its first byte at the end of one chunk, and the next chunk all ASCII: invalid
+    ("open_char.jsonl", b"a" * (manifest.CHUNK - 1) + b"\xc3" + b"bbb\nccc\n", "line 1: not UTF-8"),
+    # an invalid byte on line 3 of an otherwise ASCII file
+    ("bad_byte.jsonl", b"{}\n{}\n{\"x\": \"\xff\"}\n", "line 3: not UTF-8"),
+    # a file ending inside a multi-byte character
+    ("truncated.jsonl", b"{}\n" + "é".encode()[:1], "truncated multi-byte character"),
+])
+def test_utf8_check_across_read_chunks(tmp_path, name, body, error):
+    """hash_and_count validates UTF-8 chunk by chunk, skipping the decoder for
+    all-ASCII chunks only when no character is open from the previous chunk."""
+    path = tmp_path / name
+    path.write_bytes(body)
+    if error is None:
+        sha, lines, size = manifest.hash_and_count(path)
+        assert (sha, lines, size) == (hashlib.sha256(body).hexdigest(), body.count(b"\n"), len(body))
+    else:
+        with pytest.raises(InputError, match=error) as info:
+            manifest.hash_and_count(path)
+        assert str(path) in str(info.value)
