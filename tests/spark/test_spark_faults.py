@@ -32,12 +32,12 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 
 from quant_safety import manifest  # noqa: E402
 from quant_safety.config import Settings  # noqa: E402
-from quant_safety.dbt_runner import run_dbt  # noqa: E402
 from quant_safety.warehouse_reader import open_reader  # noqa: E402
 
 from ..faults import corrupt  # noqa: E402
 from ..faults.test_faults import CI_SAMPLE_PER_CLASS, SMALL_LINES, stratified  # noqa: E402
 from .pipeline import fast_local_env  # noqa: E402
+from .test_spark_staging import build_staging  # noqa: E402
 
 # file-level variants after the line edits, in this order (a BOM last: it only prefixes bytes)
 FILE_LEVEL_ORDER = ["truncated_last_line", "duplicate_across_files", "extra_unknown_file", "crlf_endings", "utf8_bom"]
@@ -54,21 +54,6 @@ def corrupted_raw(demo_raw_dir: Path, root: Path) -> tuple[Path, list[corrupt.Va
     for v in line_level + file_level:
         corrupt.apply_variant(raw, v)
     return raw, sample
-
-
-def build_staging(root: Path, raw: Path, manifest_dir: Path, target: str) -> Settings:
-    cfg = Settings(raw_dir=raw, db_path=root / target / "warehouse.duckdb", manifest_dir=manifest_dir,
-                   out_dir=root / target / "bundle", target=target)
-    rows = manifest.read_manifest(cfg.manifest_path)
-    cfg.work_dir.mkdir(parents=True, exist_ok=True)
-    manifest.write_audit(manifest.audit_sources(cfg.raw_dir, rows), cfg.work_dir / "source_audit.csv")
-    # seeds and staging models; on DuckDB with their dbt tests (on Spark the
-    # same tests' SQL is not re-run: the tables are compared row for row instead)
-    args = ["build", "--select", "+staging", "--indirect-selection", "cautious"]
-    if target == "spark":
-        args += ["--resource-type", "seed", "--resource-type", "model"]
-    run_dbt(cfg, cfg.db_path, args, quiet=True)
-    return cfg
 
 
 TABLES = {
@@ -106,7 +91,7 @@ def test_spark_quarantine_and_reconciliation_match_duckdb_on_corrupted_input(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("QSAFETY_SPARK_DIR", str(tmp_path / "spark" / "spark"))
     duck = read_all(build_staging(tmp_path, raw, manifest_dir, "duckdb"))
-    spark = read_all(build_staging(tmp_path, raw, manifest_dir, "spark"))
+    spark = read_all(build_staging(tmp_path, raw, manifest_dir, "spark", spark_dbt_tests=False))
 
     for table in TABLES:
         d_cols, d_rows = duck[table]

@@ -102,13 +102,19 @@ def write_fixture(raw: Path) -> None:
         _write(raw / rel, lines, newline="\r\n" if label == "v3_7b_gptq_quality" else "\n")
 
 
-def build_staging(root: Path, raw: Path, manifest_dir: Path, target: str) -> Settings:
+def build_staging(root: Path, raw: Path, manifest_dir: Path, target: str, spark_dbt_tests: bool = True) -> Settings:
+    """Seeds and staging models of `raw` on `target`, with their dbt tests (on
+    Spark only if spark_dbt_tests: the callers that compare the tables row for
+    row with DuckDB's need not re-run the same tests' SQL there)."""
     cfg = Settings(raw_dir=raw, db_path=root / target / "warehouse.duckdb", manifest_dir=manifest_dir,
                    out_dir=root / target / "bundle", target=target)
     rows = manifest.read_manifest(cfg.manifest_path)
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     manifest.write_audit(manifest.audit_sources(cfg.raw_dir, rows), cfg.work_dir / "source_audit.csv")
-    run_dbt(cfg, cfg.db_path, ["build", "--select", "+staging", "--indirect-selection", "cautious"], quiet=True)
+    args = ["build", "--select", "+staging", "--indirect-selection", "cautious"]
+    if target == "spark" and not spark_dbt_tests:
+        args += ["--resource-type", "seed", "--resource-type", "model"]
+    run_dbt(cfg, cfg.db_path, args, quiet=True)
     return cfg
 
 
