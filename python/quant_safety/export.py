@@ -192,14 +192,13 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
     cfg = cfg or settings()
     out = Path(out_dir or cfg.out_dir)
     spark = cfg.target == "spark"
-    if con is None and not spark and not cfg.db_path.exists():
-        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
-    out.mkdir(parents=True, exist_ok=True)
     result = ExportResult(out)
     start = time.monotonic()
     say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
     outputs = {}
+    # open_warehouse raises if there is no warehouse file, before anything is written
     with (nullcontext(con) if con is not None else open_warehouse(cfg)) as con:
+        out.mkdir(parents=True, exist_ok=True)
         con.execute("set threads = 1")
         con.execute("set preserve_insertion_order = true")
         present = {r[0] for r in con.execute(
