@@ -162,3 +162,68 @@ def test_leave_one_out_equals_mask_route(by):
         ref = c.correlate(d.loc[keep, "quality_bertscore_delta_pp"], d.loc[keep, sc])
         assert r["n"] == ref["n"] and r["n_dropped"] == int((~keep).sum())
         assert np.array_equal(_bits([r["pearson_r"], r["spearman_p"]]), _bits([ref["pearson_r"], ref["spearman_p"]]))
+
+
+# ------------------------------------------------------ fits in worker processes
+def _many_group_matrix(seed: int = 11, models: int = 14, quants: int = 4) -> pd.DataFrame:
+    """A matrix large enough for several fits per scope: two release waves."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m in range(models):
+        offset = rng.normal(0, 6)
+        for q in range(quants + 1):
+            base = q == 0
+            x = 0.0 if base else round(float(rng.normal(-3, 4)), 2)
+            rows.append({
+                "base_model": f"model{m:02d}", "quant": f"Q{q}", "is_baseline": base,
+                "release_wave": 1 if m < models // 2 or q < 2 else 2,
+                "quality_bertscore_delta_pp": x,
+                "quality_rouge_l_delta_pp": 0.0 if base else round(float(rng.normal(-2, 3)), 2),
+                "quality_coherence_delta_pp": 0.0 if base else round(float(rng.normal(-1, 2)), 2),
+                "safety_refusal_rate_delta_pp": 0.0 if base else round(-0.7 * x + offset + float(rng.normal(0, 2)), 2),
+                "judge_refusal_rate_delta_pp": 0.0 if base else round(-0.4 * x + offset + float(rng.normal(0, 3)), 2),
+            })
+    return pd.DataFrame(rows)
+
+
+def test_mixed_models_in_worker_processes_equal_one_process(monkeypatch):
+    from quant_safety.stats import _workers
+
+    m = _many_group_matrix()
+    monkeypatch.setenv("QSAFETY_STATS_WORKERS", "1")
+    one = robustness.mixed_models(m)
+    calls = []
+    real = _workers.run_in_workers
+
+    def counting(fn, tasks, workers, weight=None):
+        calls.append((len(tasks), workers))
+        return real(fn, tasks, workers, weight=weight)
+
+    monkeypatch.setattr(_workers, "run_in_workers", counting)
+    monkeypatch.setenv("QSAFETY_STATS_WORKERS", "2")
+    monkeypatch.setenv("QSAFETY_STATS_PARALLEL_MIN_ROWS", "0")
+    two = robustness.mixed_models(m)
+    assert calls == [(12, 2)]            # 2 scopes x 3 quality x 2 refusal metrics, all fitted
+    assert (one["flag"] == "").all() and one["n_groups"].min() >= 7
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    # below the size threshold the fits stay in this process
+    monkeypatch.setenv("QSAFETY_STATS_PARALLEL_MIN_ROWS", "100000")
+    three = robustness.mixed_models(m)
+    assert calls == [(12, 2)]
+    pd.testing.assert_frame_equal(one, three, check_exact=True)
+
+
+def test_worker_split_is_longest_processing_time_first():
+    from quant_safety.stats._workers import split
+
+    # by hand: 5->w0, 4->w1, 3(#2)->w1 (4<5), 3(#3)->w0 (5<7), 2->w1 (7<8), 1->w0 (8<9)
+    assert split([5, 4, 3, 3, 2, 1], 2) == [[0, 3, 5], [1, 2, 4]]
+    assert split([1.0], 2) == [[0]]          # no empty share, no idle worker started
+    assert split([2, 2, 2], 3) == [[0], [1], [2]]
+
+
+def test_worker_failure_raises_with_the_workers_traceback():
+    from quant_safety.stats._workers import run_in_workers
+
+    with pytest.raises(RuntimeError, match=r"_mixed_row failed:(.|\n)*TypeError"):
+        run_in_workers(robustness._mixed_row, [None, None], 2)

@@ -372,3 +372,47 @@ def sign_of(v: float) -> int:
 
 def has_columns(df: pd.DataFrame, *cols: str) -> bool:
     return all(c in df.columns for c in cols)
+
+
+# ---------------------------------------------------------------------------
+# independent fits in worker processes
+# ---------------------------------------------------------------------------
+
+PARALLEL_MIN_ROWS = 2000   # below this many data rows in all, starting workers costs more than it saves
+
+
+def stats_workers() -> int:
+    """Worker processes for independent fits: QSAFETY_STATS_WORKERS, default the
+    cores this process may use; 1 = everything in this process."""
+    import os
+
+    env = os.environ.get("QSAFETY_STATS_WORKERS", "").strip()
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def map_fits(fn, tasks: list, size: int, weight=None) -> list:
+    """``[fn(t) for t in tasks]``, in worker processes when there is enough work.
+
+    Each fit is a pure function of its task, so the results are the same as in
+    one process (same code and data, one BLAS thread: the build sets it in the
+    environment the workers inherit; tests compare the two bit for bit). Worth it
+    for slow, Python-bound fits (statsmodels' per-group loops): they leave the
+    GIL the other statistics models share inside dbt's process and use every core.
+    ``size`` (data rows over all tasks) below QSAFETY_STATS_PARALLEL_MIN_ROWS
+    (default 2000) keeps the fits here: a worker needs ~1.5 s to import the stack.
+    ``weight(task)`` estimates a task's cost for splitting the tasks (default 1).
+    """
+    import os
+
+    from ._workers import run_in_workers
+
+    min_rows = int(os.environ.get("QSAFETY_STATS_PARALLEL_MIN_ROWS", PARALLEL_MIN_ROWS))
+    workers = min(stats_workers(), len(tasks))
+    if workers < 2 or size < min_rows:
+        return [fn(t) for t in tasks]
+    return run_in_workers(fn, tasks, workers, weight=weight)

@@ -73,6 +73,7 @@ from ._common import (
     has_columns,
     is_constant,
     iter_scopes,
+    map_fits,
     metric_name,
     paired,
     safety_source,
@@ -343,6 +344,44 @@ def _fit_mixed(data: pd.DataFrame, reml: bool):
     return best[1], best[0], messages
 
 
+def _mixed_row(task: tuple[dict, dict, pd.DataFrame, bool]) -> dict:
+    """One table row: fit ``y ~ x`` (random intercept per ``g``) on one scope x metric pair."""
+    base, info, data, reml = task
+    empty = _mixed_empty(base)
+    res, opt, msgs = _fit_mixed(data, reml=reml)
+    within = _within_slope(data, "x", "y", "g")
+    if res is None:
+        return {**base, **empty, **info, "within_slope": within, "warning": "; ".join(msgs), "flag": "fit_failed"}
+    ci = res.conf_int().loc["x"]
+    gv = float(np.asarray(res.cov_re)[0, 0])
+    return {
+        **base,
+        **info,
+        "coefficient": float(res.params["x"]),
+        "p": float(res.pvalues["x"]),
+        "ci95_lo": float(ci.iloc[0]),
+        "ci95_hi": float(ci.iloc[1]),
+        "intercept": float(res.params["Intercept"]),
+        "group_variance": gv,
+        "group_variance_collapsed": bool(gv < 1e-6),
+        "residual_variance": float(res.scale),
+        "log_likelihood": float(res.llf),
+        "converged": bool(res.converged),
+        "optimizer": opt,
+        "within_slope": within,
+        "warning": "; ".join(msgs),
+        "flag": FLAG_OK,
+    }
+
+
+def _mixed_empty(base: dict) -> dict:
+    """The columns of a row without a fit (NaN, flags false), without the keys of ``base``."""
+    empty = {c: math.nan for c in MIXED_COLUMNS if c not in base}
+    empty.update({"converged": False, "group_variance_collapsed": False, "optimizer": "",
+                  "warning": "", "n": 0, "n_groups": 0})
+    return empty
+
+
 def mixed_models(
     matrix: pd.DataFrame,
     quality_metrics=QUALITY_METRICS,
@@ -356,17 +395,19 @@ def mixed_models(
     coefficients equal ``within_slope``.  ``group_variance`` is the estimated
     random-intercept variance (pp^2); ``group_variance_collapsed`` is
     ``group_variance < 1e-6``.  Needs >= 2 groups and n >= 4.
+
+    The fits are independent of each other; on a large matrix they run in
+    worker processes (``map_fits``), with the same results as one by one.
     """
-    rows = []
+    rows: list[dict | None] = []
+    tasks: list[tuple[dict, dict, pd.DataFrame, bool]] = []
     for scope, df in iter_scopes(matrix):
         for q in quality_metrics:
             for s in safety_metrics:
                 qc, sc = delta_col(q), delta_col(s)
                 base = {"scope": scope, "quality_metric": q, "safety_metric": s,
                         "safety_source": safety_source(s)}
-                empty = {c: math.nan for c in MIXED_COLUMNS if c not in base}
-                empty.update({"converged": False, "group_variance_collapsed": False, "optimizer": "",
-                              "warning": "", "n": 0, "n_groups": 0})
+                empty = _mixed_empty(base)
                 if not has_columns(df, qc, sc, group):
                     rows.append({**base, **empty, "flag": FLAG_MISSING_COLUMN})
                     continue
@@ -382,33 +423,11 @@ def mixed_models(
                 if is_constant(data["x"].to_numpy()) or is_constant(data["y"].to_numpy()):
                     rows.append({**base, **empty, **info, "flag": FLAG_CONSTANT})
                     continue
-                res, opt, msgs = _fit_mixed(data, reml=reml)
-                within = _within_slope(data, "x", "y", "g")
-                if res is None:
-                    rows.append({**base, **empty, **info, "within_slope": within,
-                                 "warning": "; ".join(msgs), "flag": "fit_failed"})
-                    continue
-                ci = res.conf_int().loc["x"]
-                gv = float(np.asarray(res.cov_re)[0, 0])
-                rows.append(
-                    {
-                        **base,
-                        **info,
-                        "coefficient": float(res.params["x"]),
-                        "p": float(res.pvalues["x"]),
-                        "ci95_lo": float(ci.iloc[0]),
-                        "ci95_hi": float(ci.iloc[1]),
-                        "intercept": float(res.params["Intercept"]),
-                        "group_variance": gv,
-                        "group_variance_collapsed": bool(gv < 1e-6),
-                        "residual_variance": float(res.scale),
-                        "log_likelihood": float(res.llf),
-                        "converged": bool(res.converged),
-                        "optimizer": opt,
-                        "within_slope": within,
-                        "warning": "; ".join(msgs),
-                        "flag": FLAG_OK,
-                    }
-                )
+                rows.append(None)   # filled from the fit below, in this order
+                tasks.append((base, info, data, reml))
+    # a fit's cost grows with rows x groups (statsmodels loops over the groups)
+    fitted = iter(map_fits(_mixed_row, tasks, size=sum(len(t[2]) for t in tasks),
+                           weight=lambda t: t[1]["n"] * t[1]["n_groups"]))
+    rows = [r if r is not None else next(fitted) for r in rows]
     out = pd.DataFrame(rows, columns=MIXED_COLUMNS)
     return sort_rows(out, ["scope", "quality_metric", "safety_metric"])
