@@ -4,6 +4,7 @@ byte fails the build without touching the previous warehouse."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -148,3 +149,57 @@ def test_utf8_check_across_read_chunks(tmp_path, name, body, error):
         with pytest.raises(InputError, match=error) as info:
             manifest.hash_and_count(path)
         assert str(path) in str(info.value)
+
+
+def _two_files(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.jsonl").write_bytes(b'{"a": 1}\n{"a": 2}\n')
+    (raw / "b.jsonl").write_bytes(b'{"b": 1}\n')
+    rows = [{"source_label": "a", "relative_path": "a.jsonl"}, {"source_label": "b", "relative_path": "b.jsonl"}]
+    return raw, rows
+
+
+def test_unchanged_files_are_not_reread(tmp_path, monkeypatch):
+    """The pre-flight stat cache: same inode/size/mtime/ctime -> hash reused, file not read."""
+    monkeypatch.setattr(manifest, "RACY_NS", 0)   # the files were written just now
+    raw, rows = _two_files(tmp_path)
+    cache = tmp_path / "build" / "file_hashes.json"
+    first = manifest.audit_sources(raw, rows, stat_cache=cache)
+    assert [a.reused for a in first] == [False, False]
+    assert first[0].sha256 == hashlib.sha256(b'{"a": 1}\n{"a": 2}\n').hexdigest() and first[0].raw_lines == 2
+
+    def no_reads(path):
+        raise AssertionError(f"{path} was read again")
+
+    real = manifest.hash_and_count
+    monkeypatch.setattr(manifest, "hash_and_count", no_reads)
+    second = manifest.audit_sources(raw, rows, stat_cache=cache)
+    assert [a.reused for a in second] == [True, True]
+    assert [(a.sha256, a.raw_lines, a.size_bytes) for a in second] == \
+        [(a.sha256, a.raw_lines, a.size_bytes) for a in first]
+
+    # same size, mtime put back: ctime still moves, so the edit is seen
+    path = raw / "b.jsonl"
+    st = path.stat()
+    path.write_bytes(b'{"b": 2}\n')
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    monkeypatch.setattr(manifest, "hash_and_count", real)
+    third = manifest.audit_sources(raw, rows, stat_cache=cache)
+    assert [a.reused for a in third] == [True, False]
+    assert third[1].sha256 == hashlib.sha256(b'{"b": 2}\n').hexdigest()
+    # rehash reads everything
+    assert [a.reused for a in manifest.audit_sources(raw, rows, stat_cache=cache, rehash=True)] == [False, False]
+
+
+def test_files_written_just_before_hashing_are_not_cached(tmp_path):
+    """A file whose ctime is within RACY_NS of the start of its hashing could be
+    written again in the same timestamp tick: it is hashed again next time."""
+    raw, rows = _two_files(tmp_path)
+    cache = tmp_path / "file_hashes.json"
+    manifest.audit_sources(raw, rows, stat_cache=cache)
+    assert manifest.read_stat_cache(cache) == {}
+    assert [a.reused for a in manifest.audit_sources(raw, rows, stat_cache=cache)] == [False, False]
+    # a corrupt cache file is ignored, not an error
+    cache.write_text("{not json")
+    assert [a.reused for a in manifest.audit_sources(raw, rows, stat_cache=cache)] == [False, False]

@@ -33,13 +33,22 @@ class BuildReport:
     expectations_run: int = 0
 
 
-def preflight(cfg: Settings) -> list[dict]:
-    """Hash and count every manifest file; raise InputError naming each difference."""
+def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None) -> list[dict]:
+    """Hash and count every manifest file; raise InputError naming each difference.
+
+    A file unchanged since this warehouse's last build hashed it (same inode,
+    size, mtime, ctime) is not re-read: its hash comes from `<build dir>/file_hashes.json`
+    (`manifest.audit_sources`). `rehash` reads every file."""
     rows = manifest.read_manifest(cfg.manifest_path)
     if not cfg.raw_dir.is_dir():
         raise InputError(f"{cfg.raw_dir}: raw directory not found (set QSAFETY_RAW_DIR or run `make demo`)")
-    audits = manifest.audit_sources(cfg.raw_dir, rows)
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    audits = manifest.audit_sources(cfg.raw_dir, rows, stat_cache=cfg.work_dir / "file_hashes.json",
+                                    rehash=rehash)
+    reused = sum(a.reused for a in audits)
+    if reused:
+        say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
+            f"mtime, ctime): not re-read (`--rehash` reads them)")
     manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
     problems = manifest.check_against_manifest(cfg.raw_dir, rows, audits)
     if problems:
@@ -53,8 +62,9 @@ def preflight(cfg: Settings) -> list[dict]:
 
 def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refresh: bool = False,
           select: str | None = None, quiet: bool = False, gate: bool = True,
-          docs: bool = False) -> BuildReport:
-    """`gate=False` skips the data-quality gate (tests on raw fixtures that are
+          docs: bool = False, rehash: bool = False) -> BuildReport:
+    """`rehash` (implied by `full_refresh`) re-reads every raw file in the
+    pre-flight audit instead of trusting the stat cache. `gate=False` skips the data-quality gate (tests on raw fixtures that are
     not a complete matrix); the CLI always runs it. `docs=True` also writes the
     dbt docs site into the build's dbt target dir, from the project just parsed
     and compiled (`--no-compile`: no second parse or compile, the catalog read
@@ -65,7 +75,7 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
 
     say(f"[1/4] auditing raw files in {cfg.raw_dir} against {cfg.manifest_path}")
-    preflight(cfg)
+    preflight(cfg, rehash=rehash or full_refresh, say=say)
     timings["preflight_s"] = time.monotonic() - start
 
     spark = cfg.target == "spark"

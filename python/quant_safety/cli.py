@@ -2,7 +2,8 @@
 
   qsafety demo [--out DIR] [--seed N] [--scale K]   write the synthetic demo raw data
   qsafety lock                                      refresh the source manifest (lockfile)
-  qsafety build [--full-refresh] [--var k=v]        audit, dbt build, gate, atomic swap
+  qsafety build [--full-refresh] [--rehash]         audit, dbt build, gate, atomic swap
+                [--var k=v]
                 [--export] [--target duckdb|spark]  (lock/query/export/report/docs take --target too)
   qsafety query "<SQL>"                             read-only query, printed as a table
   qsafety export [--out DIR] [--no-parquet]         analysis bundle: CSV + Parquet per table, run_manifest.json
@@ -59,7 +60,8 @@ def cmd_build(args) -> int:
 
     cfg = settings()
     with_docs = getattr(args, "export", False) and not args.no_docs
-    report = build(cfg, dbt_vars=_vars(args.var), full_refresh=args.full_refresh, docs=with_docs)
+    report = build(cfg, dbt_vars=_vars(args.var), full_refresh=args.full_refresh, docs=with_docs,
+                   rehash=args.rehash)
     print(f"warehouse:  {cfg.spark_dir} (Spark)" if cfg.target == "spark" else f"warehouse:  {report.db_path}")
     if report.data_docs_index:
         print(f"data docs:  {report.data_docs_index}")
@@ -163,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="put new files in a new release wave (the stats then also report the cells without them)")
     p.set_defaults(func=cmd_lock)
     p = sub.add_parser("build", parents=[on_target], help="build the warehouse (audit, dbt build, gate, swap)")
-    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental staging from scratch")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild incremental staging from scratch (implies --rehash)")
+    p.add_argument("--rehash", action="store_true",
+                   help="re-read every raw file in the pre-flight audit, also those unchanged since the last build")
     p.add_argument("--var", action="append", help="dbt var override, key=value (repeatable)")
     p.add_argument("--export", action="store_true", help="then write the bundle (export, report, dbt docs) to QSAFETY_OUT")
     p.add_argument("--no-docs", action="store_true", help="with --export: skip the dbt docs site")

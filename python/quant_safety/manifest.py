@@ -4,7 +4,8 @@ Columns: source_label, role, record_kind, relative_path, expected_raw_rows,
 expected_loaded_rows, sha256, precedence, release_wave.
 
 `audit_sources` hashes and counts the files a manifest names (streaming, no
-per-row parsing); `check_against_manifest` turns any difference into one-line
+per-row parsing; a file unchanged since it was last hashed is not re-read, see
+`audit_sources`); `check_against_manifest` turns any difference into one-line
 errors naming the file; `lock` refreshes the manifest for new raw data the way
 a lockfile is refreshed, and reports what changed.
 """
@@ -15,6 +16,7 @@ import csv
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,7 @@ class FileAudit:
     size_bytes: int
     sha256: str
     raw_lines: int
+    reused: bool = False      # hash and line count taken from the stat cache, file not re-read
 
 
 def hash_and_count(path: Path) -> tuple[str, int, int]:
@@ -98,21 +101,82 @@ def write_manifest(rows: list[dict], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def audit_sources(raw_dir: Path, manifest_rows: list[dict]) -> list[FileAudit]:
+# A file whose inode, size, mtime and ctime are those recorded when it was last
+# hashed is not re-read (what git's index does). ctime cannot be set from user
+# space and changes with every write, so an edited file always misses; an entry
+# is only kept when the file's ctime was at least RACY_NS older than the start of
+# its hashing, so a write landing in the same timestamp tick is not missed.
+STAT_CACHE_VERSION = 1
+RACY_NS = 2_000_000_000
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def read_stat_cache(path: Path | None) -> dict:
+    """{absolute path: {"stat": [...], "sha256": ..., "raw_lines": ...}}; {} when absent or unreadable."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != STAT_CACHE_VERSION:
+        return {}
+    files = data.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def write_stat_cache(path: Path, entries: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"version": STAT_CACHE_VERSION, "files": entries}, sort_keys=True),
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def audit_sources(raw_dir: Path, manifest_rows: list[dict], stat_cache: Path | None = None,
+                  rehash: bool = False) -> list[FileAudit]:
     """Hash and count every manifest file, two files at a time (sha256 runs
     without the GIL). The first error in manifest order is raised, as in a
-    sequential pass."""
+    sequential pass.
+
+    With ``stat_cache`` (a JSON file of this warehouse's build dir) a file whose
+    inode, size, mtime and ctime match the entry written when it was last hashed
+    keeps that hash and line count without being read (``FileAudit.reused``);
+    ``rehash`` reads every file. The cache is rewritten with the files of this
+    manifest only."""
     from concurrent.futures import ThreadPoolExecutor
+
+    known = {} if rehash else read_stat_cache(stat_cache)
+    entries: dict[str, dict] = {}
 
     def audit(row: dict) -> FileAudit:
         path = Path(raw_dir) / row["relative_path"]
         if not path.is_file():
             return FileAudit(row["source_label"], row["relative_path"], False, 0, "", 0)
+        key = str(path.resolve())
+        before = path.stat()
+        hit = known.get(key)
+        if hit and hit.get("stat") == _stat_key(before):
+            entries[key] = hit
+            return FileAudit(row["source_label"], row["relative_path"], True, before.st_size,
+                             hit["sha256"], int(hit["raw_lines"]), reused=True)
+        started = time.time_ns()
         sha, lines, size = hash_and_count(path)
+        after = path.stat()
+        if _stat_key(after) == _stat_key(before) and size == before.st_size \
+                and after.st_ctime_ns < started - RACY_NS:
+            entries[key] = {"stat": _stat_key(after), "sha256": sha, "raw_lines": lines}
         return FileAudit(row["source_label"], row["relative_path"], True, size, sha, lines)
 
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        return list(pool.map(audit, manifest_rows))
+        audits = list(pool.map(audit, manifest_rows))
+    if stat_cache is not None:
+        write_stat_cache(stat_cache, entries)
+    return audits
 
 
 def write_audit(audits: list[FileAudit], path: Path) -> None:
