@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,17 @@ from .errors import InputError
 from .gate import GateResult, run_gate
 from .stats_step import run_stats_step_subprocess
 from .warehouse_reader import open_reader
+
+
+def _import_gate_libraries() -> None:
+    """Import Great Expectations (~2-3 s) while dbt runs in its subprocess and
+    this process only streams dbt's output, instead of at the start of the gate.
+    A failure here is ignored: the gate's own import raises it with its traceback."""
+    try:
+        import great_expectations  # noqa: F401
+        from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: F401
+    except Exception:  # noqa: BLE001
+        pass
 
 
 @dataclass
@@ -88,6 +100,8 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
     cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
     if cfg.db_path.exists() and not full_refresh and not spark:
         shutil.copy2(cfg.db_path, building)
+    if gate:
+        threading.Thread(target=_import_gate_libraries, name="import-gate", daemon=True).start()
     try:
         say(f"[2/4] dbt build into {'the Spark target' if spark else building.name}")
         t0 = time.monotonic()
