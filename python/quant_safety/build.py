@@ -76,8 +76,9 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
           select: str | None = None, quiet: bool = False, gate: bool = True,
           docs: bool = False, rehash: bool = False) -> BuildReport:
     """`rehash` (implied by `full_refresh`) re-reads every raw file in the
-    pre-flight audit instead of trusting the stat cache. `gate=False` skips the data-quality gate (tests on raw fixtures that are
-    not a complete matrix); the CLI always runs it. `docs=True` also writes the
+    pre-flight audit instead of trusting the stat cache. `gate=False` skips the
+    data-quality gate (tests on raw fixtures that are not a complete matrix);
+    the CLI always runs it. `docs=True` also writes the
     dbt docs site into the build's dbt target dir, from the project just parsed
     and compiled (`--no-compile`: no second parse or compile, the catalog read
     from the new warehouse); `export_dbt_docs` copies it from there."""
