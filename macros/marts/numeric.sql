@@ -112,3 +112,10 @@
 {% macro exact_avg(expression) -%}
   ({{ quant_safety.exact_sum(expression) }} / nullif(count({{ expression }}), 0))
 {%- endmacro %}
+
+{#- Number of rows where `condition` holds, as BIGINT on every engine (DuckDB's
+    sum of integers is HUGEINT, Spark's BIGINT; the bundle and report must not
+    depend on the engine). -#}
+{% macro count_where(condition) -%}
+  cast(sum(case when {{ condition }} then 1 else 0 end) as {{ dbt.type_bigint() }})
+{%- endmacro %}

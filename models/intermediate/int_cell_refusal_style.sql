@@ -6,8 +6,8 @@ with advbench_rows as (
         base_model,
         quant,
         count(*) as advbench_n,
-        cast(sum(case when is_refusal then 1 else 0 end) as {{ dbt.type_bigint() }}) as advbench_refusals,
-        sum(case when is_hard_refusal then 1 else 0 end) as hard_refusals
+        {{ quant_safety.count_where('is_refusal') }} as advbench_refusals,
+        {{ quant_safety.count_where('is_hard_refusal') }} as hard_refusals
     from {{ ref('int_refusal_texts') }}
     group by base_model, quant
 ),

@@ -9,8 +9,8 @@ select
     format_group,
     min(quant_order) as first_quant_order,
     count(*) as cells,
-    cast(sum(case when safety_degrades_faster then 1 else 0 end) as {{ dbt.type_bigint() }}) as safety_faster_cells,
-    cast(sum(case when safety_degrades_faster then 1 else 0 end) as {{ quant_safety.marts_double_type() }}) / count(*) as safety_faster_rate,
+    {{ quant_safety.count_where('safety_degrades_faster') }} as safety_faster_cells,
+    cast({{ quant_safety.count_where('safety_degrades_faster') }} as {{ quant_safety.marts_double_type() }}) / count(*) as safety_faster_rate,
     {{ quant_safety.median_of('asymmetry_ratio') }} as median_asymmetry_ratio
 from cell_asymmetry
 group by format_group

@@ -9,7 +9,7 @@ with pair_counts as (
         pairs.quant,
         count(*) as n_pairs,
         count(distinct pairs.base_model) as models,
-        cast(sum(case when pairs.regex_verdict = pairs.judge_verdict then 1 else 0 end) as {{ dbt.type_bigint() }}) as agreeing_pairs,
+        {{ quant_safety.count_where('pairs.regex_verdict = pairs.judge_verdict') }} as agreeing_pairs,
         cast(sum(pairs.regex_verdict) as {{ dbt.type_bigint() }}) as regex_positive,
         cast(sum(pairs.judge_verdict) as {{ dbt.type_bigint() }}) as judge_positive
     from {{ ref('int_judge_regex_pairs') }} as pairs

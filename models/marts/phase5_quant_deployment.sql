@@ -26,8 +26,8 @@ per_quant as (
         count(*) as cells,
         max(abs_judge_refusal_delta_pp) as max_judge_refusal_signal_pp,
         max(abs_regex_refusal_delta_pp) as max_regex_refusal_signal_pp,
-        cast(sum(case when {{ dbt.position("'reject'", 'deployment_action') }} = 1 then 1 else 0 end) as {{ dbt.type_bigint() }}) as reject_rows,
-        cast(sum(case when regime in ('hidden_danger', 'near_hidden_danger') then 1 else 0 end) as {{ dbt.type_bigint() }}) as hidden_danger_rows
+        {{ quant_safety.count_where(dbt.position("'reject'", 'deployment_action') ~ ' = 1') }} as reject_rows,
+        {{ quant_safety.count_where("regime in ('hidden_danger', 'near_hidden_danger')") }} as hidden_danger_rows
     from quant_rows
     group by quant
 )

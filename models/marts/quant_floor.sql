@@ -36,7 +36,7 @@ per_quant as (
         max(abs(safety_refusal_rate_delta_pp)) as max_abs_refusal_delta_pp,
         {{ quant_safety.exact_avg("quality_bertscore_delta_pp") }} as mean_bertscore_delta_pp,
         max(abs(judge_refusal_rate_delta_pp)) as max_abs_judge_refusal_delta_pp,
-        cast(sum(case when regime in ('hidden_danger', 'near_hidden_danger') then 1 else 0 end) as {{ dbt.type_bigint() }}) as hidden_danger_rows
+        {{ quant_safety.count_where("regime in ('hidden_danger', 'near_hidden_danger')") }} as hidden_danger_rows
     from quant_rows
     group by quant
 ),

@@ -17,9 +17,9 @@ counted as (
     select
         source_label,
         count(*) as parsed_lines,
-        sum(case when load_status = 'loaded' then 1 else 0 end) as loaded_rows,
-        sum(case when load_status = 'excluded' then 1 else 0 end) as excluded_rows,
-        sum(case when load_status = 'quarantined' then 1 else 0 end) as quarantined_rows
+        {{ quant_safety.count_where("load_status = 'loaded'") }} as loaded_rows,
+        {{ quant_safety.count_where("load_status = 'excluded'") }} as excluded_rows,
+        {{ quant_safety.count_where("load_status = 'quarantined'") }} as quarantined_rows
     from line_status
     group by source_label
 )
