@@ -20,18 +20,17 @@ from . import manifest
 from .config import Settings, settings
 from .dbt_runner import run_dbt
 from .errors import InputError
-from .gate import GateResult, run_gate
+from .gate import GateResult, run_gate, import_libraries as import_gate_libraries
 from .stats_step import run_stats_step_subprocess
 from .warehouse_reader import open_reader
 
 
 def _import_gate_libraries() -> None:
-    """Import Great Expectations (~2-3 s) while dbt runs in its subprocess and
-    this process only streams dbt's output, instead of at the start of the gate.
-    A failure here is ignored: the gate's own import raises it with its traceback."""
+    """The gate's imports (~2-3 s), done while dbt runs in its subprocess and this
+    process only streams dbt's output. A failure here is ignored: the gate's own
+    import raises it with its traceback."""
     try:
-        import great_expectations  # noqa: F401
-        from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: F401
+        import_gate_libraries()
     except Exception:  # noqa: BLE001
         pass
 

@@ -1,4 +1,4 @@
 """The data-quality gate: Great Expectations suites over warehouse summaries."""
-from .run import GateResult, run_gate
+from .run import GateResult, import_libraries, run_gate
 
-__all__ = ["GateResult", "run_gate"]
+__all__ = ["GateResult", "import_libraries", "run_gate"]

@@ -64,11 +64,19 @@ def _describe(validation: str, frame, result) -> str:
     return f"[{validation}] {why}: {where or 'failed'}"
 
 
+def import_libraries():
+    """Great Expectations, imported on first use (~2-3 s): `build` calls this in a
+    background thread while dbt runs, so the gate finds it loaded."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    return gx, ProgressBarsConfig
+
+
 def run_gate(db_path: Path, data_docs_dir: Path, dbt_vars: dict | None = None,
              work_dir: Path | None = None, raise_on_failure: bool = True,
              target: str = "duckdb", spark_dir: Path | None = None) -> GateResult:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    gx, ProgressBarsConfig = import_libraries()
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
