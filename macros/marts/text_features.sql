@@ -18,26 +18,31 @@
 
 {% macro duckdb__refusal_prefix(text_expr, n_tokens) -%}
   {%- set whole = "coalesce(" ~ text_expr ~ ", '')" -%}
-  {%- set window = "left(" ~ whole ~ ", " ~ (32 * n_tokens | int) ~ ")" -%}
-  {%- set head = "string_split(trim(regexp_replace(lower(" ~ window ~ "), '[^a-z0-9]+', ' ', 'g')), ' ')" -%}
+  {%- set head = quant_safety.duckdb_prefix_tokens("left(" ~ whole ~ ", " ~ (32 * n_tokens | int) ~ ")") -%}
   array_to_string(
     list_slice(
-      case when len({{ head }}) > {{ n_tokens }} then {{ head }}
-        else string_split(trim(regexp_replace(lower({{ whole }}), '[^a-z0-9]+', ' ', 'g')), ' ') end,
+      case when len({{ head }}) > {{ n_tokens }} then {{ head }} else {{ quant_safety.duckdb_prefix_tokens(whole) }} end,
       1, {{ n_tokens }}),
     ' ')
 {%- endmacro %}
 
+{#- the tokens of the normalised text (lower-case, non [a-z0-9] runs -> one space, trimmed) -#}
+{% macro duckdb_prefix_tokens(expr) -%}
+  string_split(trim(regexp_replace(lower({{ expr }}), '[^a-z0-9]+', ' ', 'g')), ' ')
+{%- endmacro %}
+
 {% macro spark__refusal_prefix(text_expr, n_tokens) -%}
   {%- set whole = "coalesce(" ~ text_expr ~ ", '')" -%}
-  {%- set window = "substring(" ~ whole ~ ", 1, " ~ (32 * n_tokens | int) ~ ")" -%}
-  {%- set head = "split(trim(regexp_replace(lower(" ~ window ~ "), '[^a-z0-9]+', ' ')), ' ')" -%}
+  {%- set head = quant_safety.spark_prefix_tokens("substring(" ~ whole ~ ", 1, " ~ (32 * n_tokens | int) ~ ")") -%}
   array_join(
     slice(
-      case when size({{ head }}) > {{ n_tokens }} then {{ head }}
-        else split(trim(regexp_replace(lower({{ whole }}), '[^a-z0-9]+', ' ')), ' ') end,
+      case when size({{ head }}) > {{ n_tokens }} then {{ head }} else {{ quant_safety.spark_prefix_tokens(whole) }} end,
       1, {{ n_tokens }}),
     ' ')
+{%- endmacro %}
+
+{% macro spark_prefix_tokens(expr) -%}
+  split(trim(regexp_replace(lower({{ expr }}), '[^a-z0-9]+', ' ')), ' ')
 {%- endmacro %}
 
 {#- Number of whitespace-separated tokens, Python str.split() semantics: the
