@@ -95,7 +95,10 @@ def _plain(value):
 
 
 def _text(value) -> str:
-    """One field as text (CSV, Markdown): NULL empty, floats round-trip exactly."""
+    """One field as text (CSV, Markdown): NULL empty, floats round-trip exactly
+    (inf, -inf and nan as Python and DuckDB read them back)."""
+    if isinstance(value, float):
+        return repr(value)
     value = _plain(value)
     if value is None:
         return ""

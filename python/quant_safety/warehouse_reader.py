@@ -25,9 +25,12 @@ class DuckDBReader:
         return self._con.execute(sql).df()
 
     def arrow(self, sql: str):
-        """The result as a pyarrow Table (DuckDB's types kept: integers stay integers)."""
-        result = self._con.execute(sql)
-        return result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.fetch_arrow_table()
+        """The result as a pyarrow Table (DuckDB's types kept: integers stay integers);
+        None for a statement that returns no result set."""
+        relation = self._con.sql(sql)
+        if relation is None:
+            return None
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
 
     def columns_relation(self) -> str:
         """A relation of (table_name, column_name, data_type), DuckDB type names."""
