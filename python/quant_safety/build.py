@@ -20,7 +20,7 @@ from . import manifest
 from .config import Settings, settings
 from .dbt_runner import run_dbt
 from .errors import InputError
-from .gate import GateResult, run_gate, import_libraries as import_gate_libraries
+from .gate import GateResult, publish_data_docs, run_gate, import_libraries as import_gate_libraries
 from .progress import Progress
 from .stats_step import run_stats_step_subprocess
 from .warehouse_reader import open_reader
@@ -48,6 +48,8 @@ class BuildReport:
     claims: dict = field(default_factory=dict)        # claim_ledger status -> count
     regimes: dict = field(default_factory=dict)       # matrix regime -> cells
     log_path: Path | None = None
+    gate_run: str | None = None                       # the gate's GX run name (git commit + UTC time)
+    gate_history: int = 0                             # runs in this warehouse's validation history
 
 
 def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None) -> list[dict]:
@@ -169,8 +171,9 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
             t0 = time.monotonic()
             with progress.stage("[3/4] data-quality gate (Great Expectations)") as stage:
                 stage.update("validating warehouse summaries")
+                # the new Data Docs are built beside the live ones and swapped in with the warehouse
                 gate_result = run_gate(building, cfg.data_docs_dir, dbt_vars=dbt_vars, work_dir=cfg.work_dir,
-                                       target=cfg.target, spark_dir=cfg.spark_dir)
+                                       target=cfg.target, spark_dir=cfg.spark_dir, publish=False)
                 stage.done(f"{gate_result.expectations_run} expectations in {gate_result.suites_run} suites, "
                            f"{len(gate_result.warnings)} warning(s)")
             timings["gate_s"] = time.monotonic() - t0
@@ -186,11 +189,13 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
             stage.done(f"Spark tables written in place under {cfg.spark_dir}, no file to swap")
         else:
             os.replace(building, cfg.db_path)
-            stage.done(f"{cfg.db_path.name} replaced atomically")
+            stage.done(f"{cfg.db_path.name} replaced atomically" + (", Data Docs with it" if gate_result.site_dir else ""))
+        publish_data_docs(gate_result, cfg.data_docs_dir)
     timings["total_s"] = time.monotonic() - start
     return BuildReport(cfg.db_path, gate_result.data_docs_index, timings, gate_result.warnings,
                        gate_result.expectations_run, suites_run=gate_result.suites_run,
-                       dbt_results=dbt_results, claims=claims, regimes=regimes)
+                       dbt_results=dbt_results, claims=claims, regimes=regimes, gate_run=gate_result.run_name,
+                       gate_history=gate_result.history_runs)
 
 
 def dbt_result_counts(run_results: Path) -> dict:

@@ -97,6 +97,9 @@ def build_summary(cfg, report, max_warnings: int = 5) -> list[str]:
         passed = report.expectations_run - len(report.gate_warnings)
         rows.append(("gate", f"{passed} of {report.expectations_run} expectations passed in {report.suites_run} "
                              f"suites, {len(report.gate_warnings)} warning(s) (non-blocking)"))
+        if report.gate_run:
+            rows.append(("gx run", f"{report.gate_run} ({report.gate_history} runs in this warehouse's "
+                                   f"validation history)"))
     if report.claims:
         rows.append(("claims", f"{sum(report.claims.values())} claims of the report: "
                                + ", ".join(f"{n} {_CLAIM_STATUS.get(status, status)}"
