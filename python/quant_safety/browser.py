@@ -44,13 +44,14 @@ def file_url(path: Path) -> str:
 
 
 def screenshot(page: Path, png: Path, width: int = 1400, height: int = 900, wait_ms: int = 4000,
-               timeout: float = 90) -> Path:
-    """PNG of `page` (a local HTML file) after `wait_ms` of virtual time (scripts run)."""
+               timeout: float = 90, fragment: str = "") -> Path:
+    """PNG of `page` (a local HTML file; `fragment` appended to its URL, e.g. a route of
+    the dbt docs app) after `wait_ms` of virtual time (scripts run)."""
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)
     proc = _run([f"--window-size={width},{height}", f"--virtual-time-budget={wait_ms}",
-                 f"--screenshot={png.resolve()}", file_url(page)], timeout)
+                 f"--screenshot={png.resolve()}", file_url(page) + fragment], timeout)
     if not png.exists():
         raise RuntimeError(f"{page}: Chromium wrote no screenshot (exit {proc.returncode}): {proc.stderr[-500:]}")
     return png
@@ -70,3 +71,39 @@ def ink_fraction(png: Path) -> float:
 
     pixels = mpimg.imread(str(png))[..., :3]
     return float((pixels.min(axis=-1) < 0.92).mean())
+
+
+def readme_screenshots(bundle: Path, data_docs: Path, out: Path) -> list[Path]:
+    """The screenshots the README shows (docs/img/): the report, the dbt docs site (the
+    matrix model's page) and the Data Docs index, each opened from disk."""
+    shots = [
+        screenshot(bundle / "analysis_report.html", out / "report.png", width=1200, height=1500),
+        screenshot(bundle / "docs" / "static_index.html", out / "dbt_docs.png", width=1400, height=900,
+                   wait_ms=8000, fragment="#!/model/model.quant_safety.matrix"),
+        screenshot(data_docs / "index.html", out / "data_docs.png", width=1400, height=800),
+    ]
+    for png in shots:
+        if ink_fraction(png) < 0.02:
+            raise RuntimeError(f"{png}: the page rendered blank")
+    return shots
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from .config import settings
+
+    cfg = settings()
+    parser = argparse.ArgumentParser(prog="python -m quant_safety.browser",
+                                     description="screenshots of the report, dbt docs and Data Docs (headless Chromium)")
+    parser.add_argument("--bundle", type=Path, default=cfg.out_dir, help="bundle dir (default: %(default)s)")
+    parser.add_argument("--data-docs", type=Path, default=cfg.data_docs_dir, help="Data Docs (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("docs/img"), help="output dir (default: %(default)s)")
+    args = parser.parse_args(argv)
+    for png in readme_screenshots(args.bundle, args.data_docs, args.out):
+        print(png)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
