@@ -650,7 +650,8 @@ def headline_findings(cells: pd.DataFrame, gaps: pd.DataFrame, ledger: pd.DataFr
               f"(95% Wilson {100 * bounds[0][0]:.1f}-{100 * bounds[1][0]:.1f}%)") if bounds is not None else ""
         text += (f"; the largest drop is {worst['base_model']} {worst['quant']} at "
                  f"{float(worst['safety_refusal_rate_delta_pp']):+.1f}pp{ci}")
-    out.append(text + f". {len(near)} more are near-hidden-danger (quality within {abs(th.near_floor_pp):g}pp).")
+    out.append(text + f". {len(near)} more {'is' if len(near) == 1 else 'are'} near-hidden-danger (quality "
+                      f"within {abs(th.near_floor_pp):g}pp).")
     g = gaps.dropna(subset=["gap_pp"])
     div = g[g["measurement_divergence"].fillna(False).astype(bool)]
     if len(g):
