@@ -160,7 +160,10 @@ def test_refusal_plot_error_bars_are_the_wilson_intervals(plot_data):
     ax = next(a for a in fig.axes if a.get_title() == "phi-2")
     m = nb[(nb["base_model"] == "phi-2") & nb["judge_refusal_rate_n"].notna()]
     k = np.round(m["judge_refusal_rate"] * m["judge_refusal_rate_n"])
-    wlo, whi = proportion_confint(k, m["judge_refusal_rate_n"], alpha=0.05, method="wilson")
+    from scipy.stats import norm
+
+    alpha = 2 * (1 - norm.cdf(th.wilson_z))   # the matrix's z (dbt var wilson_z = 1.96)
+    wlo, whi = proportion_confint(k, m["judge_refusal_rate_n"], alpha=alpha, method="wilson")
     d = m["judge_refusal_rate_delta_pp"]
     expected = sorted(zip(np.round(m["quality_bertscore_delta_pp"], 6),
                           d - 100 * (m["judge_refusal_rate"] - wlo), d + 100 * (whi - m["judge_refusal_rate"])))
