@@ -220,6 +220,7 @@ ENVIRONMENT = """environment (all optional):
   QSAFETY_TARGET        dbt target: duckdb or spark      (default duckdb)
   QSAFETY_DUCKDB_THREADS, QSAFETY_DUCKDB_MEMORY_LIMIT    DuckDB threads (cores) and memory limit (1GB)
   QSAFETY_DUCKDB_STORAGE_VERSION  storage format of a new warehouse file (default v1.0.0: DuckDB 1.x reads it)
+  QSAFETY_GX_HISTORY    gate runs kept in a warehouse's validation history (default 30)
   QSAFETY_STATS_WORKERS worker processes of the mixed-model fits (default: cores)
   QSAFETY_DEBUG=1       show the traceback of an error
 relative paths are taken from the current directory."""
