@@ -35,20 +35,29 @@ def _vars(pairs: list[str] | None) -> dict:
 
 
 def cmd_demo(args) -> int:
-    from .demo.generate import generate_demo
+    from .config import DEMO_LOCK_DIR, resolve_manifest_dir
+    from .demo.generate import generate_demo, write_replica_registry
 
     out = Path(args.out) if args.out else settings().raw_dir
     start = time.monotonic()
     written = generate_demo(out, seed=args.seed, scale=args.scale)
     print(f"wrote {len(written)} synthetic demo files (calibrated to published cell values; not the "
           f"original samples) to {out} in {time.monotonic() - start:.1f}s")
+    if args.scale > 1:
+        # the replicas' registry rows go where `qsafety lock` will lock this raw dir
+        lock_dir = resolve_manifest_dir(out.resolve(), for_lock=True)
+        if lock_dir.resolve() == DEMO_LOCK_DIR.resolve():
+            print(f"  note: not writing the replicas' registry rows into the shipped demo lock dir {lock_dir}")
+        else:
+            print(f"  registry rows of the synthetic replicas: {write_replica_registry(lock_dir)} "
+                  f"(then `qsafety lock`, with QSAFETY_RAW_DIR={out})")
     return 0
 
 
 def cmd_lock(args) -> int:
     from .build import lock
 
-    cfg = settings()
+    cfg = settings(for_lock=True)
     print(f"locking {cfg.raw_dir} -> {cfg.manifest_path}")
     for note in lock(cfg, new_wave=args.new_wave):
         print(f"  {note}")
