@@ -704,6 +704,9 @@ def generate_demo(raw_dir, seed: int = 42, scale: int = 1, workers: int | None =
         if workers is None:
             workers = 1
         _write_replicas(raw_dir, seed, scale, int(workers), out)
+    # what was written, by content: demo detection (fingerprint.is_demo_data) reads it
+    from .fingerprint import record
+    record(raw_dir, [rel for rel, _ in out.values()], seed=seed, scale=scale)
     return out
 
 
