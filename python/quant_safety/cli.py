@@ -9,7 +9,8 @@
   qsafety export [--out DIR] [--no-parquet]         analysis bundle: CSV + Parquet per table, run_manifest.json
   qsafety report [--out DIR]                        analysis_report.md + self-contained analysis_report.html
   qsafety docs [--out DIR]                          dbt docs site (index.html, catalog.json, manifest.json)
-  qsafety screen --raw DIR                          verdicts for new quantized variants (scratch warehouse)
+  qsafety screen --raw DIR [--quiet]                verdicts for new quantized variants (scratch warehouse);
+                                                    exit 1 when no cell results or a screened line is not loaded
 
 Errors are printed as one line naming the file and the problem (exit code 2);
 no traceback unless QSAFETY_DEBUG=1.
@@ -131,10 +132,11 @@ def cmd_screen(args) -> int:
 
     cfg = settings()
     print(f"screening {args.raw} against {cfg.db_path} (scratch copy; the warehouse is not modified)", flush=True)
-    result = screen(args.raw, cfg, quiet=not args.verbose)
+    say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, flush=True))
+    result = screen(args.raw, cfg, quiet=args.quiet, say=say)
     print(render(result))
     print(f"(scratch build {result.timings.get('total_s', 0):.0f}s)")
-    return 0
+    return result.exit_code
 
 
 def cmd_query(args) -> int:
@@ -198,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_docs)
     p = sub.add_parser("screen", help="deltas, regime, taxonomy and action of new quantized variants")
     p.add_argument("--raw", required=True, help="directory of the new variants' raw JSONL logs")
-    p.add_argument("--verbose", action="store_true", help="show dbt progress")
+    p.add_argument("--quiet", action="store_true", help="no progress lines (stages, dbt nodes)")
+    p.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)   # progress is the default now
     p.set_defaults(func=cmd_screen)
     args = parser.parse_args(argv)
     if getattr(args, "target", None):
