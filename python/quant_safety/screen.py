@@ -356,7 +356,9 @@ def render(result: ScreenResult) -> str:
             parts = []
             if c.get("missing_sides"):
                 parts.append(f"missing: {c['missing_sides']}")
-            if c.get("baseline_missing_sides"):
+            if c.get("baseline_missing_sides") == "no baseline cell":
+                parts.append(f"no baseline cell ({c['baseline_quant']})")
+            elif c.get("baseline_missing_sides"):
                 parts.append(f"baseline {c['baseline_quant']} missing: {c['baseline_missing_sides']}")
             lines.append("  partial cell: " + "; ".join(parts))
         lines.append(f"  verdict: {c['verdict']} ({c['deployment_action']}: {c['decision_reason']})")
