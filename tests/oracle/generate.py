@@ -693,13 +693,38 @@ def name_suffixes(project_dir: Path, lab: Lab) -> dict:
 
 
 def generate(raw_dir: Path, lock_dir: Path, n_cases: int, seed: int, project_dir: Path, n_files: int = 3,
-             max_models: int = 3) -> Lab:
-    with open(Path(project_dir) / "seeds" / "reference" / "quant_levels.csv", newline="", encoding="utf-8") as handle:
-        shipped = [r["quant"] for r in csv.DictReader(handle)]
-    lab = build_lab(n_cases, seed, n_files=n_files, max_models=max_models, all_quants=shipped)
+             max_models: int = 3, lab: Lab | None = None) -> Lab:
+    """Write a generated lab (or the given one): raw files and the lock dir's registry additions."""
+    if lab is None:
+        with open(Path(project_dir) / "seeds" / "reference" / "quant_levels.csv", newline="",
+                  encoding="utf-8") as handle:
+            shipped = [r["quant"] for r in csv.DictReader(handle)]
+        lab = build_lab(n_cases, seed, n_files=n_files, max_models=max_models, all_quants=shipped)
     write_lock_additions(lab, lock_dir)
     write_lab(lab, raw_dir, name_suffixes(project_dir, lab), seed)
     return lab
+
+
+def tiny_lab(variant: str, seed: int = 3) -> Lab:
+    """A lab's first, smallest runs (each its own build): `single_cell` - one model with only
+    its baseline cell; `safety_only_pair` - a baseline and one quantized cell, safety logs only."""
+    rng = np.random.default_rng(seed)
+    base = f"tiny-{variant.replace('_', '')}-1b"
+    model = Model(base=base, display=base, family="Tiny", params_b=1.0, baseline_quant="FP16")
+    quants = ["FP16"] if variant == "single_cell" else ["FP16", "Q4_0"]
+    sides = set(SIDES) if variant == "single_cell" else {"safety"}
+    for quant in quants:
+        cell = Cell(base, quant, "", set(sides))
+        _random_quality(rng, cell, set())
+        _random_safety(rng, cell, set(), refusal_mode="mixed")
+        _random_judge(rng, cell, set())
+        model.cells.append(cell)
+    case = Case(0, [model], shapes={variant})
+    files = {"lab/quality_0/samples.jsonl": ("A", 1), "lab/safety_0/phase3_scored.jsonl": ("B", 1),
+             "lab/safety_0/samples.jsonl": ("D", 1), "lab/judge_0/phase3_judged.jsonl": ("C", 1)}
+    registry = [{"base_model": base, "name_pattern": base, "family": "Tiny", "params_b": "1", "architecture": "GQA",
+                 "baseline_quant": "FP16", "in_scope": "true", "scope_note": variant}]
+    return Lab([case], files, registry, list(CUSTOM_QUANTS))
 
 
 def set_waves(lab: Lab, manifest_path: Path) -> None:

@@ -85,7 +85,7 @@ def _dir_state(path: Path) -> dict:
 
 
 def build_generated_lab(root: Path, n_cases: int, seed: int, export: bool = True, n_files: int = 3,
-                        max_models: int = 3) -> LabBuild:
+                        max_models: int = 3, lab: generate.Lab | None = None) -> LabBuild:
     """Generate a lab's raw logs and registry additions, then `lock` and `build` it from a
     fresh checkout, as a user does (lock dir: the default, beside the raw dir)."""
     root = Path(root)
@@ -94,7 +94,7 @@ def build_generated_lab(root: Path, n_cases: int, seed: int, export: bool = True
     lock_dir = raw.with_name(raw.name + ".qsafety")        # the documented default lock dir
     t0 = time.monotonic()
     lab = generate.generate(raw, lock_dir, n_cases=n_cases, seed=seed, project_dir=checkout, n_files=n_files,
-                            max_models=max_models)
+                            max_models=max_models, lab=lab)
     b = LabBuild(root, checkout, raw, lock_dir, root / "warehouse" / "warehouse.duckdb", root / "bundle", lab)
     b.timings["generate_s"] = time.monotonic() - t0
     b.demo_lock_before = _dir_state(checkout / "seeds" / "manifest")
