@@ -51,3 +51,16 @@ def test_dbt_reads_a_copy_of_the_lock_dir(tmp_path):
     assert "mine" in (snapshot / "model_registry_additions.csv").read_text()
     written = lockdir.ensure_additions(lock_dir)
     assert [p.name for p in written] == ["quant_levels_additions.csv"]           # never overwrites
+
+
+def test_copies_of_vanished_lock_dirs_are_pruned(tmp_path):
+    import shutil
+
+    gone, kept = tmp_path / "gone.qsafety", tmp_path / "kept.qsafety"
+    for d in (gone, kept):
+        d.mkdir()
+        (d / "source_manifest.csv").write_text("source_label\n")
+    gone_copy = config.PROJECT_DIR / lockdir.dbt_seed_dir(gone)
+    shutil.rmtree(gone)
+    kept_copy = config.PROJECT_DIR / lockdir.dbt_seed_dir(kept)
+    assert kept_copy.is_dir() and not gone_copy.exists()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 from .config import PROJECT_DIR
@@ -32,6 +33,7 @@ ADDITIONS = {
         "quant,name_suffix,format,bpw,bpw_nominal,precision_order,format_group\n",
 }
 SNAPSHOT_ROOT = PROJECT_DIR / "target" / "lock_seeds"
+SOURCE_NOTE = "LOCK_DIR.txt"
 
 
 def ensure_additions(lock_dir: Path) -> list[Path]:
@@ -68,8 +70,23 @@ def dbt_seed_dir(lock_dir: Path) -> str:
             (snapshot / name).unlink(missing_ok=True)   # dbt then reports the missing lockfile
             continue
         _write_if_changed(snapshot / name, data)
-    _write_if_changed(snapshot / "LOCK_DIR.txt", f"copy of {lock_dir} (rewritten by every dbt run)\n".encode())
+    _write_if_changed(snapshot / SOURCE_NOTE, f"{lock_dir}\n(this dir is a copy of that lock dir, rewritten by "
+                                              f"every dbt run)\n".encode())
+    _prune(keep=snapshot)
     return os.path.relpath(snapshot, PROJECT_DIR)
+
+
+def _prune(keep: Path) -> None:
+    """Drop the copies of lock dirs that no longer exist (scratch dirs of `screen`, tests)."""
+    for snapshot in SNAPSHOT_ROOT.iterdir():
+        if snapshot == keep or not snapshot.is_dir():
+            continue
+        try:
+            source = Path((snapshot / SOURCE_NOTE).read_text(encoding="utf-8").splitlines()[0])
+        except (OSError, IndexError):
+            continue
+        if not source.exists():
+            shutil.rmtree(snapshot, ignore_errors=True)
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:
