@@ -54,7 +54,9 @@ def test_dbt_reads_a_copy_of_the_lock_dir(tmp_path):
 
 
 def test_copies_of_vanished_lock_dirs_are_pruned(tmp_path):
+    import os
     import shutil
+    import time
 
     gone, kept = tmp_path / "gone.qsafety", tmp_path / "kept.qsafety"
     for d in (gone, kept):
@@ -62,5 +64,9 @@ def test_copies_of_vanished_lock_dirs_are_pruned(tmp_path):
         (d / "source_manifest.csv").write_text("source_label\n")
     gone_copy = config.PROJECT_DIR / lockdir.dbt_seed_dir(gone)
     shutil.rmtree(gone)
+    lockdir.dbt_seed_dir(kept)
+    assert gone_copy.is_dir()                    # recent: a dbt run may still read it
+    old = time.time() - lockdir.PRUNE_AFTER_S - 60
+    os.utime(gone_copy / lockdir.SOURCE_NOTE, (old, old))
     kept_copy = config.PROJECT_DIR / lockdir.dbt_seed_dir(kept)
     assert kept_copy.is_dir() and not gone_copy.exists()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 from .config import PROJECT_DIR
@@ -76,16 +77,24 @@ def dbt_seed_dir(lock_dir: Path) -> str:
     return os.path.relpath(snapshot, PROJECT_DIR)
 
 
+PRUNE_AFTER_S = 6 * 3600
+
+
 def _prune(keep: Path) -> None:
-    """Drop the copies of lock dirs that no longer exist (scratch dirs of `screen`, tests)."""
+    """Drop the copies of lock dirs that no longer exist (scratch dirs of `screen`, tests),
+    once they are PRUNE_AFTER_S old: a dbt run still reading one is never that long."""
+    now = time.time()
     for snapshot in SNAPSHOT_ROOT.iterdir():
         if snapshot == keep or not snapshot.is_dir():
             continue
+        note = snapshot / SOURCE_NOTE
         try:
-            source = Path((snapshot / SOURCE_NOTE).read_text(encoding="utf-8").splitlines()[0])
+            if now - note.stat().st_mtime < PRUNE_AFTER_S:
+                continue
+            source = Path(note.read_text(encoding="utf-8").splitlines()[0])
         except (OSError, IndexError):
             continue
-        if not source.exists():
+        if source.is_absolute() and not source.exists():
             shutil.rmtree(snapshot, ignore_errors=True)
 
 
