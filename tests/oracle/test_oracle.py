@@ -123,6 +123,7 @@ def test_own_data_end_to_end(lab, demo_raw_dir):
 
     assert (lab.lock_dir / "source_manifest.csv").exists()
     assert not (lab.raw / "source_manifest.csv").exists()
+    assert (lab.checkout / "target" / "lock_seeds").is_dir()          # the checkout's own code ran
     assert lab.demo_lock_before == lab.demo_lock_after, "the shipped demo lock dir changed"
     assert lab.lock_dir_after_lock == lab.lock_dir_after_build, "the build wrote into the lock dir"
     report = (lab.out / "analysis_report.md").read_text(encoding="utf-8")
