@@ -173,7 +173,8 @@ def _selects_claim_ledger(cfg: Settings, db_file: Path, select: str | None, dbt_
 
 
 def lock(cfg: Settings | None = None, quiet: bool = False, new_wave: bool = False) -> list[str]:
-    """Refresh the source manifest for the files in the raw dir, like a lockfile.
+    """Refresh the source manifest for the files in the raw dir, like a lockfile, in the
+    raw dir's lock dir (config.resolve_manifest_dir; never the shipped demo lock).
 
     Hashes and counts every file, adds new *.jsonl files (kind sniffed from
     their records), drops missing ones, then builds the staging layer into a
