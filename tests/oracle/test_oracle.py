@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from . import harness, oracle
@@ -49,7 +50,7 @@ def _checks(b: harness.LabBuild) -> dict[str, list[str]]:
     # A p-value at |r| = 1 is ill-conditioned: for n = 3, p ~ 0.9 sqrt(1 - |r|), so one ulp of r
     # (-1.0 vs -0.9999999999999998, which the order of the rows decides) moves p by ~1e-8. Those
     # p-values are compared to 1e-6 (every r, and every other p, to 1e-9).
-    near_one = lambda df, r: df[r].abs() > 1 - 1e-12  # noqa: E731
+    near_one = lambda df, r: pd.to_numeric(df[r], errors="coerce").abs() > 1 - 1e-12  # noqa: E731
     for r, pcol in (("pearson_r", "pearson_p"), ("spearman_rho", "spearman_p")):
         edge = corr[near_one(corr, r)][keys + [pcol]]
         problems[f"correlations_{pcol}_at_r_1"] = harness.compare(
