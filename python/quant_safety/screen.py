@@ -245,6 +245,7 @@ def _new_cells(con, existing: set) -> list[dict]:
         join cell_coverage c using (base_model, quant)
         left join phase6_refusal_style s using (base_model, quant)
         order by m.base_model, m.quant_order""").df()
+    frame = frame.astype(object).where(frame.notna(), None)    # NULL is None, whatever the column's dtype
     tags = {}
     for base, quant, tax, mode in con.execute(
             "select base_model, quant, tax_id, failure_mode from phase5_row_taxonomy order by tax_id").fetchall():
