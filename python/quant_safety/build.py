@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import manifest
-from .config import Settings, settings
+from .config import DEMO_LOCK_DIR, Settings, lock_dir_beside, settings
 from .dbt_runner import run_dbt
 from .errors import InputError
 from .gate import GateResult, publish_data_docs, run_gate, import_libraries as import_gate_libraries
+from .lockdir import ensure_additions
 from .progress import Progress
 from .stats_step import run_stats_step_subprocess
 from .warehouse_reader import open_reader
@@ -266,13 +267,20 @@ def _selects_claim_ledger(cfg: Settings, db_file: Path, select: str | None, dbt_
 
 def lock(cfg: Settings | None = None, quiet: bool = False, new_wave: bool = False,
          progress: Progress | None = None) -> list[str]:
-    """Refresh the source manifest for the files in the raw dir, like a lockfile.
+    """Refresh the source manifest for the files in the raw dir, like a lockfile, in the
+    raw dir's lock dir (config.resolve_manifest_dir; never the shipped demo lock).
 
     Hashes and counts every file, adds new *.jsonl files (kind sniffed from
     their records), drops missing ones, then builds the staging layer into a
     scratch warehouse to record the expected loaded rows. Returns what changed.
     """
-    cfg = cfg or settings()
+    cfg = cfg or settings(for_lock=True)
+    if cfg.manifest_dir.resolve() == DEMO_LOCK_DIR.resolve():
+        raise InputError(f"{cfg.manifest_path}: the shipped lockfile of the demo data; `qsafety lock` never writes "
+                         f"it (unset QSAFETY_MANIFEST_DIR to lock into {lock_dir_beside(cfg.raw_dir)}, or point it "
+                         f"at another directory)")
+    if not cfg.raw_dir.is_dir():
+        raise InputError(f"{cfg.raw_dir}: raw directory not found (set QSAFETY_RAW_DIR)")
     own_progress = progress is None
     if own_progress:
         progress = Progress(quiet=quiet, log_path=cfg.work_dir / "dbt_logs" / "lock_output.log")
@@ -284,11 +292,15 @@ def lock(cfg: Settings | None = None, quiet: bool = False, new_wave: bool = Fals
 
 
 def _lock(cfg: Settings, new_wave: bool, progress: Progress) -> list[str]:
-    template = manifest.read_manifest(cfg.manifest_path) if cfg.manifest_path.exists() \
-        else manifest.default_manifest_rows()
+    if cfg.manifest_path.exists():
+        template = manifest.read_manifest(cfg.manifest_path)
+    else:   # a new lock: the report's Appendix B files where the raw dir has them, then any *.jsonl
+        template = [r for r in manifest.default_manifest_rows() if (cfg.raw_dir / r["relative_path"]).is_file()]
     old = {r["source_label"]: r for r in template}
     with progress.stage("[1/2] hashing and counting the raw files") as stage:
         rows, notes = manifest.refresh_rows(cfg.raw_dir, template, new_wave=new_wave)
+        for path in ensure_additions(cfg.manifest_dir):
+            notes.append(f"wrote {path.name} (header only: add the lab's own models / quant formats there)")
         manifest.write_manifest(rows, cfg.manifest_path)
         audits = manifest.audit_sources(cfg.raw_dir, rows)
         cfg.work_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@
   qsafety export [--out DIR] [--no-parquet]         analysis bundle: CSV + Parquet per table, run_manifest.json
   qsafety report [--out DIR]                        analysis_report.md + self-contained analysis_report.html
   qsafety docs [--out DIR]                          dbt docs site (index.html, catalog.json, manifest.json)
-  qsafety screen --raw DIR                          verdicts for new quantized variants (scratch warehouse)
+  qsafety screen --raw DIR [--quiet]                verdicts for new quantized variants (scratch warehouse);
+                                                    exit 1 when no cell results or a screened line is not loaded
 
 Errors are printed as one line naming the file and the problem (exit code 2);
 no traceback unless QSAFETY_DEBUG=1.
@@ -35,26 +36,36 @@ def _vars(pairs: list[str] | None) -> dict:
 
 
 def cmd_demo(args) -> int:
-    from .demo.generate import generate_demo
+    from .config import DEMO_LOCK_DIR, resolve_manifest_dir
+    from .demo.generate import generate_demo, write_replica_registry
 
     out = Path(args.out) if args.out else settings().raw_dir
     start = time.monotonic()
     written = generate_demo(out, seed=args.seed, scale=args.scale)
     print(f"wrote {len(written)} synthetic demo files (calibrated to published cell values; not the "
           f"original samples) to {out} in {time.monotonic() - start:.1f}s")
+    if args.scale > 1:
+        # the replicas' registry rows go where `qsafety lock` will lock this raw dir
+        lock_dir = resolve_manifest_dir(out.resolve(), for_lock=True)
+        if lock_dir.resolve() == DEMO_LOCK_DIR.resolve():
+            print(f"  note: not writing the replicas' registry rows into the shipped demo lock dir {lock_dir}")
+        else:
+            print(f"  registry rows of the synthetic replicas: {write_replica_registry(lock_dir)} "
+                  f"(then `qsafety lock`, with QSAFETY_RAW_DIR={out})")
     return 0
 
 
 def _progress(args, log_name: str):
     from .progress import Progress
 
-    return Progress(verbose=getattr(args, "verbose", False), log_path=settings().work_dir / "dbt_logs" / log_name)
+    return Progress(verbose=getattr(args, "verbose", False), quiet=getattr(args, "quiet", False),
+                    log_path=settings().work_dir / "dbt_logs" / log_name)
 
 
 def cmd_lock(args) -> int:
     from .build import lock
 
-    cfg = settings()
+    cfg = settings(for_lock=True)
     print(f"locking {cfg.raw_dir} -> {cfg.manifest_path}")
     with _progress(args, "lock_output.log") as progress:
         notes = lock(cfg, new_wave=args.new_wave, progress=progress)
@@ -172,10 +183,10 @@ def cmd_screen(args) -> int:
     cfg = settings()
     print(f"screening {args.raw} against {cfg.db_path} (scratch copy; the warehouse is not modified)", flush=True)
     with _progress(args, "screen_output.log") as progress:
-        result = screen(args.raw, cfg, progress=progress)
+        result = screen(args.raw, cfg, progress=progress, say=progress.print)
     print(render(result))
     print(f"(scratch build {result.timings.get('total_s', 0):.0f}s)")
-    return 0
+    return result.exit_code
 
 
 def cmd_query(args) -> int:
@@ -293,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     p = command("screen", "deltas, regime, taxonomy and action of new quantized variants (scratch warehouse)",
                 [verbosity])
     p.add_argument("--raw", required=True, metavar="DIR", help="directory of the new variants' raw JSONL logs")
+    p.add_argument("--quiet", action="store_true", help="no progress lines (stages, dbt nodes); default: off")
     p.set_defaults(func=cmd_screen)
     args = parser.parse_args(argv)
     if getattr(args, "target", None):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .config import PROJECT_DIR, Settings
 from .errors import BuildError
+from .lockdir import dbt_seed_dir
 
 SINGLE_THREAD_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _PROGRESS = re.compile(r"\d+ of \d+ (OK|START|PASS|FAIL|ERROR|WARN|SKIP)")
@@ -21,10 +22,10 @@ def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dic
     env.update({
         "QSAFETY_BUILD_DB": str(db_file),
         "QSAFETY_RAW_DIR": str(cfg.raw_dir),
-        # relative on purpose: dbt writes each seed's compiled SQL to
-        # <target>/run/<project>/<seed path>, which for an absolute seed path
-        # would overwrite the lockfile itself.
-        "QSAFETY_MANIFEST_DIR": os.path.relpath(cfg.manifest_dir, PROJECT_DIR),
+        # a copy of the lock dir inside the project, as a relative seed path: dbt writes
+        # each seed's SQL to <target>/run/<project>/<seed path>, which for the lock dir's
+        # own path would land on the lockfile or outside the target dir (lockdir.py)
+        "QSAFETY_MANIFEST_DIR": dbt_seed_dir(cfg.manifest_dir),
         # One target dir per database path: dbt's partial parse (partial_parse.msgpack) is
         # discarded when the profile changes, and the profile holds the database path, so
         # `lock` (scratch file) and `build` (<db>.building) keep separate target dirs.

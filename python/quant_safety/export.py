@@ -33,6 +33,7 @@ from .errors import QSafetyError
 # bundle file name -> (warehouse table, key columns in sort order)
 TABLES: dict[str, tuple[str, list[str]]] = {
     "matrix": ("matrix", ["base_model", "quant_order", "quant"]),
+    "cell_coverage": ("cell_coverage", ["base_model", "quant_order", "quant"]),
     "regimes": ("regimes", ["base_model", "quant_order", "quant"]),
     "correlations": ("correlations", ["scope", "quality_metric", "safety_metric", "model"]),
     "asymmetry": ("asymmetry", ["base_model", "quant_order", "quant"]),
@@ -225,11 +226,12 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
             result.rows[name] = int(n)
             say(f"  {name}: {n} rows")
         inputs = input_inventory(con) if "source_audit" in present else []
+    from .demo.fingerprint import is_demo_data
     result.timings["export_s"] = round(time.monotonic() - start, 3)
     manifest = {
         "bundle": "quant-safety analysis bundle (TR142 v3 Appendix E.1 layout)",
         "data_note": ("The demo raw data is SYNTHETIC, calibrated to the published cell values; "
-                      "it is not the original evaluation samples.") if _looks_like_demo(inputs) else None,
+                      "it is not the original evaluation samples.") if is_demo_data(inputs, cfg.raw_dir) else None,
         "warehouse": str(cfg.db_path),
         "raw_dir": str(cfg.raw_dir),
         "manifest": str(cfg.manifest_path),
@@ -252,8 +254,8 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
     return result
 
 
-# read by the report (quant_levels: the seed of quant formats and their order), not exported
-REPORT_ONLY_TABLES = ("quant_levels",)
+# read by the report (the quant levels in effect and their order), not exported
+REPORT_ONLY_TABLES = ("stg_registry__quant_levels",)
 
 
 def open_warehouse(cfg: Settings):
@@ -299,22 +301,12 @@ _SPARK_TO_DUCKDB = {"string": "varchar", "int": "integer", "bigint": "bigint", "
                     "date": "date", "timestamp": "timestamp", "void": "varchar"}
 
 
-def _looks_like_demo(inputs: list[dict]) -> bool:
-    """True when every input file is byte-identical to the committed demo lockfile
-    (seeds/manifest/source_manifest.csv is the lock of `qsafety demo --seed 42`)."""
-    import csv
+def is_demo_warehouse(con, raw_dir: Path | None = None) -> bool:
+    """Whether every input of the warehouse is a file of the synthetic demo data
+    (by sha256; quant_safety.demo.fingerprint)."""
+    from .demo.fingerprint import is_demo_data
 
-    lock = PROJECT_DIR / "seeds" / "manifest" / "source_manifest.csv"
-    if not inputs or not lock.exists():
-        return False
-    with open(lock, newline="", encoding="utf-8") as handle:
-        demo_hashes = {row.get("sha256") for row in csv.DictReader(handle)}
-    return all(i.get("sha256") in demo_hashes for i in inputs)
-
-
-def is_demo_warehouse(con) -> bool:
-    """Same check from an open warehouse connection."""
-    return _looks_like_demo(input_inventory(con))
+    return is_demo_data(input_inventory(con), raw_dir)
 
 
 DOCS_FILES = ["index.html", "static_index.html", "catalog.json", "manifest.json"]
