@@ -6,6 +6,13 @@ incremental staging models skip files already ingested) and replaces the
 warehouse file with os.replace only after `dbt build` (models + tests) and the
 gate pass. A reader holding the old file open keeps its snapshot; a failed
 build leaves the previous file byte-identical.
+
+One build at a time: the whole build holds the warehouse lock
+(buildlock.warehouse_lock) and first removes what a killed build left behind.
+A stale `<db>.wal` (a DuckDB session that died while writing) is replayed into
+the copy the build starts from and removed at the swap, so the new file never
+sits beside a WAL that is not its own. The Data Docs of the new warehouse are
+written beside the live ones and swapped in with the warehouse.
 """
 from __future__ import annotations
 
@@ -16,10 +23,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import manifest
+from . import manifest, validate
+from .atomic import replace_dir
+from .buildlock import remove_leftovers, warehouse_lock
 from .config import Settings, settings
 from .dbt_runner import run_dbt
-from .errors import InputError
+from .errors import BuildError, InputError
 from .gate import GateResult, run_gate, import_libraries as import_gate_libraries
 from .stats_step import run_stats_step_subprocess
 from .warehouse_reader import open_reader
@@ -44,18 +53,32 @@ class BuildReport:
     expectations_run: int = 0
 
 
-def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None) -> list[dict]:
-    """Hash and count every manifest file; raise InputError naming each difference.
+# Spark reads a raw file whole into one BINARY value (binaryFile), at most 2 GiB - 1
+SPARK_MAX_FILE_BYTES = 2**31 - 1
+
+
+def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_vars: dict | None = None,
+              trusted_roots: tuple = ()) -> list[dict]:
+    """Validate the lockfile, hash, count and chunk every manifest file; raise
+    InputError naming each difference.
 
     A file unchanged since this warehouse's last build hashed it (same inode,
     size, mtime, ctime) is not re-read: its hash comes from `<build dir>/file_hashes.json`
-    (`manifest.audit_sources`). `rehash` reads every file."""
+    (`manifest.audit_sources`). `rehash` reads every file. `trusted_roots`:
+    directories besides the raw dir that its symlinks may lead into (screen)."""
+    validate.check_environment()
     rows = manifest.read_manifest(cfg.manifest_path)
     if not cfg.raw_dir.is_dir():
         raise InputError(f"{cfg.raw_dir}: raw directory not found (set QSAFETY_RAW_DIR or run `make demo`)")
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    max_line = int(validate.effective_var("raw_line_max_bytes", dbt_vars))
     audits = manifest.audit_sources(cfg.raw_dir, rows, stat_cache=cfg.work_dir / "file_hashes.json",
-                                    rehash=rehash)
+                                    rehash=rehash, max_line_bytes=max_line, trusted_roots=trusted_roots)
+    if cfg.target == "spark":
+        big = next((a for a in audits if a.size_bytes > SPARK_MAX_FILE_BYTES), None)
+        if big:
+            raise InputError(f"{cfg.raw_dir / big.relative_path}: {big.size_bytes} bytes; the Spark target reads a "
+                             f"raw file whole and takes at most {SPARK_MAX_FILE_BYTES} (split it, or build on duckdb)")
     reused = sum(a.reused for a in audits)
     if reused:
         say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
@@ -73,33 +96,43 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None) -> list
 
 def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refresh: bool = False,
           select: str | None = None, quiet: bool = False, gate: bool = True,
-          docs: bool = False, rehash: bool = False) -> BuildReport:
+          docs: bool = False, rehash: bool = False, wait: bool = False) -> BuildReport:
     """`rehash` (implied by `full_refresh`) re-reads every raw file in the
     pre-flight audit instead of trusting the stat cache. `gate=False` skips the
     data-quality gate (tests on raw fixtures that are not a complete matrix);
     the CLI always runs it. `docs=True` also writes the
     dbt docs site into the build's dbt target dir, from the project just parsed
     and compiled (`--no-compile`: no second parse or compile, the catalog read
-    from the new warehouse); `export_dbt_docs` copies it from there."""
+    from the new warehouse); `export_dbt_docs` copies it from there.
+    The build holds the warehouse lock throughout; another holder makes it
+    refuse at once (buildlock.WarehouseBusy), or wait with `wait`."""
     cfg = cfg or settings()
+    dbt_vars = validate.check_dbt_vars(dbt_vars)
+    say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
+    with warehouse_lock(cfg, "qsafety build", wait=wait, say=say):
+        removed = remove_leftovers(cfg)
+        if removed:
+            say(f"  removed what an interrupted build left: {', '.join(p.name for p in removed)}")
+        return _build(cfg, dbt_vars, full_refresh, select, quiet, gate, docs, rehash, say)
+
+
+def _build(cfg: Settings, dbt_vars: dict, full_refresh: bool, select: str | None, quiet: bool, gate: bool,
+           docs: bool, rehash: bool, say) -> BuildReport:
     timings: dict[str, float] = {}
     start = time.monotonic()
-    say = (lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))
 
     say(f"[1/4] auditing raw files in {cfg.raw_dir} against {cfg.manifest_path}")
-    preflight(cfg, rehash=rehash or full_refresh, say=say)
+    preflight(cfg, rehash=rehash or full_refresh, say=say, dbt_vars=dbt_vars)
     timings["preflight_s"] = time.monotonic() - start
 
     spark = cfg.target == "spark"
     # Spark: dbt writes the tables in place (warehouse dir + metastore under
     # cfg.spark_dir); there is no file to copy and swap.
     building = cfg.db_path if spark else cfg.building_db_path
-    if not spark:
-        for leftover in (building, building.with_name(building.name + ".wal")):
-            leftover.unlink(missing_ok=True)
     cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
     if cfg.db_path.exists() and not full_refresh and not spark:
-        shutil.copy2(cfg.db_path, building)
+        _copy_warehouse(cfg, building)
+    docs_stage = cfg.work_dir / "data_docs.new"   # the new Data Docs, swapped in with the warehouse
     if gate:
         threading.Thread(target=_import_gate_libraries, name="import-gate", daemon=True).start()
     try:
@@ -135,7 +168,7 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
         if gate:
             say("[3/4] data-quality gate (Great Expectations)")
             t0 = time.monotonic()
-            gate_result = run_gate(building, cfg.data_docs_dir, dbt_vars=dbt_vars, work_dir=cfg.work_dir,
+            gate_result = run_gate(building, docs_stage, dbt_vars=dbt_vars, work_dir=cfg.work_dir,
                                    target=cfg.target, spark_dir=cfg.spark_dir)
             timings["gate_s"] = time.monotonic() - t0
             for warning in gate_result.warnings:
@@ -143,18 +176,83 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
         else:
             say("[3/4] data-quality gate skipped (gate=False)")
             gate_result = GateResult(success=True)
-    except BaseException:
+    except BaseException as exc:
         if not spark:
             building.unlink(missing_ok=True)
+        shutil.rmtree(docs_stage, ignore_errors=True)
+        if isinstance(exc, SystemExit):   # a library exiting mid-build must not look like success
+            raise BuildError(f"the build stopped: sys.exit({exc.code!r}) was called during it (the previous "
+                             f"warehouse is kept); rerun with QSAFETY_DEBUG=1 to see where") from exc
         raise
     if spark:
         say(f"[4/4] Spark tables written in place under {cfg.spark_dir} (no file swap)")
     else:
         say("[4/4] swapping the new warehouse in")
+        _drop_stale_wal(cfg)
         os.replace(building, cfg.db_path)
+    data_docs_index = None
+    if gate_result.data_docs_index is not None:
+        replace_dir(docs_stage, cfg.data_docs_dir)
+        data_docs_index = cfg.data_docs_dir / "index.html"
+    else:
+        shutil.rmtree(docs_stage, ignore_errors=True)
     timings["total_s"] = time.monotonic() - start
-    return BuildReport(cfg.db_path, gate_result.data_docs_index, timings, gate_result.warnings,
+    return BuildReport(cfg.db_path, data_docs_index, timings, gate_result.warnings,
                        gate_result.expectations_run)
+
+
+def _wal(db: Path) -> Path:
+    return db.with_name(db.name + ".wal")
+
+
+def _open_error(db: Path) -> str | None:
+    """Why the warehouse file does not open read-only (a session holding it
+    read-write, a WAL that cannot be replayed), or None."""
+    import duckdb
+
+    try:
+        duckdb.connect(str(db), read_only=True).close()
+    except Exception as exc:  # noqa: BLE001 - duckdb raises several types
+        return str(exc).splitlines()[0]
+    return None
+
+
+def _copy_warehouse(cfg: Settings, building: Path) -> None:
+    """The file the build starts from: a copy of the warehouse. A `<db>.wal`
+    beside it (a DuckDB session that died while writing) is copied too and
+    replayed into the copy (checkpoint), so its changes are kept and the new
+    file has no WAL; a warehouse held read-write by a live session, or a WAL
+    that cannot be replayed, stops the build with one line."""
+    wal = _wal(cfg.db_path)
+    if not wal.exists():
+        shutil.copy2(cfg.db_path, building)
+        return
+    problem = _open_error(cfg.db_path)
+    if problem:
+        raise BuildError(f"{wal}: the warehouse has a write-ahead log that cannot be replayed, or is open "
+                         f"read-write elsewhere ({problem}); close that session, or move {wal.name} away")
+    import duckdb
+
+    shutil.copy2(cfg.db_path, building)
+    shutil.copy2(wal, _wal(building))
+    with duckdb.connect(str(building)) as con:
+        con.execute("checkpoint")
+    _wal(building).unlink(missing_ok=True)
+
+
+def _drop_stale_wal(cfg: Settings) -> None:
+    """Before the swap: a `<db>.wal` beside the old file belongs to it (its
+    changes are in the new file when the build started from a copy); beside
+    the new file it would make every later open fail. A live read-write session
+    on the warehouse stops the swap instead (the previous file stays)."""
+    wal = _wal(cfg.db_path)
+    if not wal.exists():
+        return
+    problem = _open_error(cfg.db_path)
+    if problem and "lock" in problem.lower():
+        raise BuildError(f"{cfg.db_path}: opened read-write by another program during the build ({problem}); "
+                         f"the previous warehouse is kept, close that session and rerun")
+    wal.unlink()
 
 
 def built_docs_dir(cfg: Settings) -> Path:
@@ -171,31 +269,39 @@ def _selects_claim_ledger(cfg: Settings, db_file: Path, select: str | None, dbt_
     return any(line.strip() == "claim_ledger" for line in lines)
 
 
-def lock(cfg: Settings | None = None, quiet: bool = False, new_wave: bool = False) -> list[str]:
-    """Refresh the source manifest for the files in the raw dir, like a lockfile.
+def lock(cfg: Settings | None = None, quiet: bool = False, new_wave: bool = False, wait: bool = False) -> list[str]:
+    """Refresh the source manifest for the files in the raw dir, like a lockfile
+    (holding the warehouse lock: not while a build of it runs; `wait` waits)."""
+    cfg = cfg or settings()
+    with warehouse_lock(cfg, "qsafety lock", wait=wait,
+                        say=(lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))):
+        return _lock(cfg, quiet=quiet, new_wave=new_wave)
 
-    Hashes and counts every file, adds new *.jsonl files (kind sniffed from
+
+def _lock(cfg: Settings, quiet: bool = False, new_wave: bool = False) -> list[str]:
+    """Hashes and counts every file, adds new *.jsonl files (kind sniffed from
     their records), drops missing ones, then builds the staging layer into a
     scratch warehouse to record the expected loaded rows. Returns what changed.
     """
-    cfg = cfg or settings()
     template = manifest.read_manifest(cfg.manifest_path) if cfg.manifest_path.exists() \
         else manifest.default_manifest_rows()
     old = {r["source_label"]: r for r in template}
     rows, notes = manifest.refresh_rows(cfg.raw_dir, template, new_wave=new_wave)
     manifest.write_manifest(rows, cfg.manifest_path)
-    audits = manifest.audit_sources(cfg.raw_dir, rows)
+    audits = manifest.audit_sources(cfg.raw_dir, rows, max_line_bytes=int(validate.effective_var("raw_line_max_bytes")))
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
     scratch = cfg.work_dir / "lock_scratch.duckdb"
-    scratch.unlink(missing_ok=True)
+    remove_leftovers(cfg)
     try:
         run_dbt(cfg, scratch, ["build", "--select", "+raw_reconciliation", "--exclude", "test_type:data",
                                "test_type:unit"], quiet=True, target_dir="dbt_target_lock")
         with open_reader(cfg.target, scratch, cfg.spark_dir) as con:
             loaded = dict(con.rows("select source_label, loaded_rows from raw_reconciliation"))
     finally:
-        scratch.unlink(missing_ok=True)
+        for path in (scratch, _wal(scratch)):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(scratch.with_name(scratch.name + ".tmp"), ignore_errors=True)
     for row in rows:
         row["expected_loaded_rows"] = loaded.get(row["source_label"], 0)
         before = old.get(row["source_label"])
