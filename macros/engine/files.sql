@@ -160,17 +160,24 @@
     on block_offsets.block_start = block_lines.block_start
 {%- endmacro %}
 
-{#- Spark: the csv source has no header option in SQL; read every column as
-    text, drop the header row, and cast. -#}
+{#- Spark: the csv source takes no options in SQL (no header, and it reads a
+    doubled quote "" inside a quoted field as two characters), so each line is
+    read as text and parsed with from_csv (quote and escape "), the header row
+    dropped, and every column cast. A file written by the build: one record per
+    line (no field holds a newline: validate.py refuses control characters). -#}
 {% macro spark__read_csv_file(path, columns) -%}
   {%- set types = {'VARCHAR': 'string', 'BOOLEAN': 'boolean', 'BIGINT': 'bigint', 'INTEGER': 'int', 'DOUBLE': 'double'} -%}
   (
     select
       {%- for name, kind in columns.items() %}
-      cast(_c{{ loop.index0 }} as {{ types.get(kind | upper, kind) }}) as {{ name }}{{ "," if not loop.last }}
+      cast(csv_record._c{{ loop.index0 }} as {{ types.get(kind | upper, kind) }}) as {{ name }}{{ "," if not loop.last }}
       {%- endfor %}
-    from csv.{{ quant_safety.spark_file_identifier(path) }}
-    where not (_c0 <=> {{ quant_safety.sql_string((columns.keys() | list)[0]) }})
+    from (
+      select from_csv(value, '{% for name in columns %}_c{{ loop.index0 }} string{{ ", " if not loop.last }}{% endfor %}',
+                      map('quote', '"', 'escape', '"')) as csv_record
+      from text.{{ quant_safety.spark_file_identifier(path) }}
+    ) as csv_lines
+    where not (csv_record._c0 <=> {{ quant_safety.sql_string((columns.keys() | list)[0]) }})
   ) as csv_file
 {%- endmacro %}
 
