@@ -116,50 +116,6 @@
     columns = {{ quant_safety.csv_columns(columns) }})
 {%- endmacro %}
 
-{#- Spark: the text source reads a file as lines (\n, \r\n; a UTF-8 BOM is
-    skipped; a last line without newline is kept; no empty line after a final
-    newline), possibly split into several blocks read in parallel. The exact
-    1-based line number is the number of lines in the blocks before the line's
-    block plus the line's position in its block. monotonically_increasing_id
-    grows by one per row inside a partition, and a block is read whole and in
-    file order by one partition, so the position in the block is
-    row_id - (the block's smallest row_id). Only a tiny per-block aggregate
-    (start offset, first row_id, line count) is computed and joined back: the
-    lines themselves are never shuffled or sorted, and no single-partition
-    step touches them, so it scales to files larger than one block. -#}
-{% macro spark__read_raw_lines(path) -%}
-  {%- set file = 'text.`' ~ (path | replace('`', '``')) ~ '`' -%}
-  with block_lines as (
-    select
-      input_file_block_start() as block_start,
-      monotonically_increasing_id() as row_id,
-      nullif(value, '') as raw_line   -- an empty line is NULL, as in DuckDB's read_csv
-    from {{ file }}
-  ),
-  blocks as (
-    select
-      block_start,
-      min(row_id) as first_row_id,
-      count(*) as block_line_count
-    from block_lines
-    group by block_start
-  ),
-  block_offsets as (
-    select
-      block_start,
-      first_row_id,
-      coalesce(sum(block_line_count) over (
-        order by block_start rows between unbounded preceding and 1 preceding), 0) as lines_before
-    from blocks
-  )
-  select
-    block_offsets.lines_before + (block_lines.row_id - block_offsets.first_row_id) + 1 as source_line,
-    block_lines.raw_line
-  from block_lines
-  inner join block_offsets
-    on block_offsets.block_start = block_lines.block_start
-{%- endmacro %}
-
 {#- Spark: the csv source takes no options in SQL (no header, and it reads a
     doubled quote "" inside a quoted field as two characters), so each line is
     read as text and parsed with from_csv (quote and escape "), the header row

@@ -250,16 +250,20 @@ def effective_var(name: str, overrides: dict | None = None):
 
 
 # ---------------------------------------------------------------- environment
-MEMORY_RE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+# a size: a number and a unit (DuckDB's memory_limit also takes a percentage of RAM);
+# Spark's byte settings also take a bare number of bytes
+MEMORY_RE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B?|B|%)", re.IGNORECASE)
+BYTES_RE = re.compile(r"\d+(\.\d+)?\s*([KMGTP]i?B?|B)?", re.IGNORECASE)
 ENV_RULES = {
     "QSAFETY_TARGET": ("one of duckdb, spark", lambda v: v in ("duckdb", "spark")),
     "QSAFETY_DUCKDB_THREADS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
     "QSAFETY_DBT_THREADS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
-    "QSAFETY_DUCKDB_MEMORY_LIMIT": ("a size such as 1GB or 512MiB", lambda v: bool(MEMORY_RE.fullmatch(v))),
+    "QSAFETY_DUCKDB_MEMORY_LIMIT": ("a size such as 1GB, 512MiB or 50%, or -1",
+                                    lambda v: v == "-1" or bool(MEMORY_RE.fullmatch(v))),
     "QSAFETY_SPARK_DRIVER_MEMORY": ("a JVM size such as 4g", lambda v: bool(re.fullmatch(r"\d+[kmgt]?", v, re.I))),
     "QSAFETY_SPARK_CORES": ("a positive integer or *", lambda v: v == "*" or (v.isdigit() and int(v) > 0)),
     "QSAFETY_SPARK_SHUFFLE_PARTITIONS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
-    "QSAFETY_SPARK_MAX_PARTITION_BYTES": ("a size such as 128MB", lambda v: bool(MEMORY_RE.fullmatch(v))),
+    "QSAFETY_SPARK_MAX_PARTITION_BYTES": ("a size such as 128MB or 65536", lambda v: bool(BYTES_RE.fullmatch(v))),
     "QSAFETY_SPARK_SCHEMA": ("a name (letters, digits, _)", lambda v: bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v))),
     "QSAFETY_STATS_WORKERS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
 }
