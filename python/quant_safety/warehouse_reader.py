@@ -192,7 +192,7 @@ def query_read_only(target: str, db_path: Path, sql: str, spark_dir: Path | None
         kind = statements[0].type.name
         if kind not in QUERY_STATEMENT_TYPES:
             word = (sql.strip().split(None, 1) or ["?"])[0].upper()
-            raise QueryRefused(f"qsafety query runs a single SELECT or EXPLAIN; this is {word} (a {kind} statement; "
+            raise QueryRefused(f"qsafety query runs a single SELECT or EXPLAIN; this is {word} (statement type {kind}; "
                                f"the warehouse is read-only here)")
         try:
             return con.execute(sql).df()

@@ -45,11 +45,11 @@ def _check_chunks(data: bytes, chunks, max_line: int, target: int) -> None:
 def test_chunks_cover_every_byte_and_line(tmp_path, seed):
     rng = random.Random(seed)
     path = tmp_path / "f.jsonl"
-    for _ in range(40):
+    for _ in range(20):
         max_line = rng.choice([1024, 1500, 4096])
         target = rng.choice([1, 700, 5000, 10**9])
         lines = [bytes(rng.choices(b"ab\r\x00\x01{} \t", k=rng.choice(
-            [0, 1, 7, 1023, 1024, 1025, 4095, 4096, 4097, 9000, 20000]))) for _ in range(rng.randint(0, 40))]
+            [0, 1, 7, 1023, 1024, 1025, 4095, 4096, 4097, 9000]))) for _ in range(rng.randint(0, 30))]
         data = b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
         path.write_bytes(data)
         sha, n_lines, size, chunks = manifest.audit_file(path, max_line_bytes=max_line, chunk_bytes=target)
