@@ -12,7 +12,7 @@ processes lock two different files of the same name).
 
 Holding the lock, a build removes what a killed build left behind
 (`leftovers`): `<db>.building`, its WAL and spill dir, the scratch files of
-`qsafety lock`, temporary Great Expectations projects and unfinished Data Docs.
+`qsafety lock`, the gate's unfinished Data Docs staging dir and temp files.
 """
 from __future__ import annotations
 
@@ -49,11 +49,24 @@ def _holder(fd: int) -> str:
             f"started {info.get('started', '?')})")
 
 
+_HELD: dict[str, int] = {}     # lock files this process holds -> depth (the lock is re-entrant)
+
+
 @contextmanager
 def warehouse_lock(cfg: Settings, command: str, wait: bool = False, say=lambda msg: None):
-    """Hold the warehouse's build lock for the duration of the block."""
+    """Hold the warehouse's build lock for the duration of the block. Re-entrant
+    in one process (the CLI takes it before opening its log, build() again)."""
     path = lock_path(cfg)
+    key = str(path.resolve()) if path.parent.exists() else str(path)
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
+    key = str(path.resolve())
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -69,7 +82,11 @@ def warehouse_lock(cfg: Settings, command: str, wait: bool = False, say=lambda m
                   "host": socket.gethostname()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode("utf-8"), 0)
-        yield
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            _HELD.pop(key, None)
     finally:
         os.close(fd)     # releases the lock
 
@@ -84,7 +101,7 @@ def leftovers(cfg: Settings) -> list[Path]:
             if os.path.lexists(path):
                 found.append(path)
     if cfg.work_dir.is_dir():
-        for pattern in ("qsafety_gx_*", "data_docs.new", "*.tmp"):
+        for pattern in ("qsafety_gx_*", "*.tmp", "gx/uncommitted/data_docs/staging"):
             found += sorted(cfg.work_dir.glob(pattern))
     return found
 

@@ -112,7 +112,7 @@ def _scratch_manifest_rows(cfg: Settings, lockfile_rows: list[dict], new_dir: Pa
 
 
 def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None = None,
-           quiet: bool = True, wait: bool = False) -> ScreenResult:
+           quiet: bool = True, progress=None, wait: bool = False) -> ScreenResult:
     """Build a scratch warehouse with the files of `raw` added; return the new cells' verdicts."""
     import duckdb
 
@@ -161,7 +161,11 @@ def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None =
         preflight(scratch, trusted_roots=(cfg.raw_dir, new_dir))
         result.timings["prepare_s"] = round(time.monotonic() - start, 1)
         t0 = time.monotonic()
-        run_dbt(scratch, scratch.db_path, ["build", "--select", *SELECT.split()], quiet=quiet)
+        if progress is None:
+            run_dbt(scratch, scratch.db_path, ["build", "--select", *SELECT.split()], quiet=quiet)
+        else:   # quant_safety.progress.Progress: one live stage line
+            with progress.stage("dbt build of the new cells (scratch copy)") as stage:
+                run_dbt(scratch, scratch.db_path, ["build", "--select", *SELECT.split()], on_line=stage.dbt_line)
         result.timings["dbt_build_s"] = round(time.monotonic() - t0, 1)
         with duckdb.connect(str(scratch.db_path), read_only=True) as con:
             result.cells = _new_cells(con, existing)

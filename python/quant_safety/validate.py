@@ -266,6 +266,9 @@ ENV_RULES = {
     "QSAFETY_SPARK_MAX_PARTITION_BYTES": ("a size such as 128MB or 65536", lambda v: bool(BYTES_RE.fullmatch(v))),
     "QSAFETY_SPARK_SCHEMA": ("a name (letters, digits, _)", lambda v: bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v))),
     "QSAFETY_STATS_WORKERS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
+    "QSAFETY_GX_HISTORY": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
+    "QSAFETY_DUCKDB_STORAGE_VERSION": ("a DuckDB version such as v1.0.0, or latest",
+                                       lambda v: v == "latest" or bool(re.fullmatch(r"v?\d+\.\d+\.\d+", v))),
 }
 
 

@@ -27,6 +27,14 @@ class DuckDBReader:
     def df(self, sql: str):
         return self._con.execute(sql).df()
 
+    def arrow(self, sql: str):
+        """The result as a pyarrow Table (DuckDB's types kept: integers stay integers);
+        None for a statement that returns no result set."""
+        relation = self._con.sql(sql)
+        if relation is None:
+            return None
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
+
     def columns_relation(self) -> str:
         """A relation of (table_name, column_name, data_type), DuckDB type names."""
         return "information_schema.columns"
@@ -71,6 +79,14 @@ class SparkReader:
 
     def df(self, sql: str):
         return self._spark.sql(sql).toPandas()
+
+    def arrow(self, sql: str):
+        """The result as a pyarrow Table, Spark's types kept (a nullable int stays an int)."""
+        import pyarrow as pa
+
+        columns, rows = self.typed_rows(sql)
+        return pa.Table.from_pylist([dict(zip([c for c, _ in columns], r)) for r in rows]) if rows else \
+            pa.table({c: pa.array([], type=pa.string()) for c, _ in columns})
 
     def columns_relation(self) -> str:
         """Spark has no information_schema: a temporary view of (table_name,
@@ -170,7 +186,8 @@ class QueryRefused(QSafetyError):
 
 
 def query_read_only(target: str, db_path: Path, sql: str, spark_dir: Path | None = None):
-    """Run one read-only SQL statement against the warehouse; a pandas DataFrame.
+    """Run one read-only SQL statement against the warehouse: its result as a
+    pyarrow Table (types kept), None for a statement without a result set.
 
     DuckDB: the file opened read-only with external access disabled and the
     configuration locked; exactly one statement, a SELECT (WITH, FROM-first,
@@ -195,7 +212,10 @@ def query_read_only(target: str, db_path: Path, sql: str, spark_dir: Path | None
             raise QueryRefused(f"qsafety query runs a single SELECT or EXPLAIN; this is {word} (statement type {kind}; "
                                f"the warehouse is read-only here)")
         try:
-            return con.execute(sql).df()
+            relation = con.sql(sql)
+            if relation is None:
+                return None
+            return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
         except duckdb.PermissionException as exc:
             raise QueryRefused(f"refused: {str(exc).splitlines()[0]} (qsafety query reads the warehouse only)") \
                 from None
@@ -217,7 +237,7 @@ def _spark_query_read_only(spark_dir: Path, sql: str):
                 ("Create", "Drop", "Alter", "Insert", "Delete", "Update", "Merge", "Replace", "Set", "Reset",
                  "Add", "Cache", "Uncache", "Refresh", "Truncate", "Load", "Use", "Repair", "Analyze")):
             raise QueryRefused(f"qsafety query runs a single query; this is a {name} (the warehouse is read-only here)")
-        return spark.sql(sql).toPandas()
+        return reader.arrow(sql)
 
 
 def open_reader(target: str, db_path: Path, spark_dir: Path | None = None):
