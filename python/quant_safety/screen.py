@@ -5,10 +5,14 @@ output of `quant_safety.demo.generate_variant(DIR, 'phi-2', 'AWQ')`) of models
 whose baseline cell is already in the warehouse (or also in DIR). The screen
 
 1. copies the current warehouse file to a scratch directory (the real warehouse
-   and its build dir are never written);
+   and its build dir are never written), holding the warehouse lock while it
+   copies (a build of the warehouse running: refused at once, or `--wait`);
 2. builds a scratch raw dir of symlinks (every entry of the current raw dir plus
    DIR as `screen_input/`) and a scratch manifest = the current lockfile + one row
-   per new file (kind sniffed from its records, hashed and counted);
+   per new file (kind sniffed from its records, hashed and counted). The
+   pre-flight's path rules hold with the real raw dir and DIR as the only
+   directories the scratch raw dir's symlinks may lead into: a symlink in DIR
+   leaving DIR is refused, and every file name reaches SQL as data or quoted;
 3. runs `dbt build` of the cell marts into the scratch file - incremental staging
    skips every file already ingested, so only the new files are read;
 4. prints, for every cell that is not in the current warehouse: deltas vs the
@@ -25,13 +29,12 @@ build fails the scratch dir is kept (its dbt log is named in the error).
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import manifest
+from . import manifest, validate
 from .config import Settings, settings
 from .errors import InputError, QSafetyError
 from .layout import ROLE_OF_KIND
@@ -91,15 +94,21 @@ def _existing_cells(con) -> tuple[set, dict]:
     return cells, names
 
 
-def _scratch_manifest_rows(cfg: Settings, raw: Path, new_dir: Path, existing: set, names: dict,
+def _scratch_manifest_rows(cfg: Settings, lockfile_rows: list[dict], new_dir: Path, existing: set, names: dict,
                            result: ScreenResult) -> list[dict]:
-    rows = manifest.read_manifest(cfg.manifest_path)
+    rows = [dict(r) for r in lockfile_rows]
     listed = {r["relative_path"] for r in rows}
     next_wave = max([int(r["release_wave"]) for r in rows] or [0]) + 1
     next_precedence = max([int(r["precedence"]) for r in rows] or [0]) + 1
+    taken = {r["source_label"] for r in rows}
     for path in sorted(new_dir.rglob("*.jsonl")):
         rel = f"{SCREEN_SUBDIR}/{path.relative_to(new_dir).as_posix()}"
         if rel in listed:
+            continue
+        try:   # the path rules (validate.py), inside DIR: no FIFO is opened, no symlink followed out
+            path = validate.resolve_inside(new_dir, path.relative_to(new_dir).as_posix(), "in the screened dir")
+        except InputError as exc:
+            result.skipped_files.append(f"{rel!r}: {exc}")
             continue
         kind = manifest.sniff_kind(path)
         if kind is None:
@@ -112,9 +121,11 @@ def _scratch_manifest_rows(cfg: Settings, raw: Path, new_dir: Path, existing: se
             result.skipped_files.append(f"{rel}: cell(s) {cells} already in the warehouse (kept from there)")
             continue
         sha, lines, _ = manifest.hash_and_count(path)
-        result.added_labels[manifest.label_for(rel)] = path.relative_to(new_dir).as_posix()
+        label = manifest.label_for(rel, taken)
+        taken.add(label)
+        result.added_labels[label] = path.relative_to(new_dir).as_posix()
         result.screened_lines += lines
-        rows.append({"source_label": manifest.label_for(rel), "role": ROLE_OF_KIND[kind], "record_kind": kind,
+        rows.append({"source_label": label, "role": ROLE_OF_KIND[kind], "record_kind": kind,
                      "relative_path": rel, "expected_raw_rows": lines, "expected_loaded_rows": "",
                      "sha256": sha, "precedence": next_precedence if kind == "C" else 1,
                      "release_wave": next_wave})
@@ -123,13 +134,15 @@ def _scratch_manifest_rows(cfg: Settings, raw: Path, new_dir: Path, existing: se
 
 
 def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None = None,
-           quiet: bool = True, say=lambda msg: None, progress=None) -> ScreenResult:
+           quiet: bool = True, say=lambda msg: None, progress=None, wait: bool = False) -> ScreenResult:
     """Build a scratch warehouse with the files of `raw` added; return the new cells' verdicts.
     `say` receives the stage lines; `progress` (quant_safety.progress.Progress) shows dbt's
-    progress as one live stage line, else `quiet=False` streams it."""
+    progress as one live stage line, else `quiet=False` streams it. `wait`: wait for a build
+    of the warehouse holding its lock instead of refusing."""
     import duckdb
 
-    from .build import preflight
+    from .build import _copy_warehouse, preflight
+    from .buildlock import warehouse_lock
     from .dbt_runner import run_dbt
 
     cfg = cfg or settings()
@@ -157,10 +170,16 @@ def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None =
             if entry.name != SCREEN_SUBDIR:
                 (scratch.raw_dir / entry.name).symlink_to(entry.resolve())
         (scratch.raw_dir / SCREEN_SUBDIR).symlink_to(new_dir)
-        shutil.copy2(cfg.db_path, scratch.db_path)
+        with warehouse_lock(cfg, "qsafety screen", wait=wait):   # not while a build swaps the file
+            _copy_warehouse(cfg, scratch.db_path)
+            lockfile_rows = manifest.read_manifest(cfg.manifest_path)
+            hashes = cfg.work_dir / "file_hashes.json"   # files unchanged since the last build: not re-read
+            if hashes.exists():
+                scratch.work_dir.mkdir(parents=True, exist_ok=True)
+                (scratch.work_dir / hashes.name).write_bytes(hashes.read_bytes())
         with duckdb.connect(str(scratch.db_path), read_only=True) as con:
             existing, names = _existing_cells(con)
-        rows = _scratch_manifest_rows(cfg, scratch.raw_dir, new_dir, existing, names, result)
+        rows = _scratch_manifest_rows(cfg, lockfile_rows, new_dir, existing, names, result)
         if not result.added_files:
             raise InputError(f"{new_dir}: no new .jsonl file to screen"
                              + (f" ({'; '.join(result.skipped_files)})" if result.skipped_files else ""))
@@ -168,7 +187,9 @@ def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None =
         for name in ADDITIONS:   # the lab's own models and formats (lock dir registry additions)
             if (cfg.manifest_dir / name).is_file():
                 shutil.copy2(cfg.manifest_dir / name, scratch.manifest_dir / name)
-        preflight(scratch)  # hashes/counts every listed file, writes the scratch source_audit.csv
+        # hashes/counts every listed file, writes the scratch audit; the scratch raw dir's
+        # symlinks may lead into the real raw dir and the screened dir only
+        preflight(scratch, trusted_roots=(cfg.raw_dir, new_dir))
         result.timings["prepare_s"] = round(time.monotonic() - start, 1)
         say(f"[2/3] dbt build of the cell marts with {len(result.added_files)} screened file(s)")
         t0 = time.monotonic()
