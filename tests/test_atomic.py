@@ -61,6 +61,7 @@ def test_reader_keeps_working_during_rebuild(warehouse, tmp_path):
         assert (tmp_path / "bundle_first" / name).read_bytes() == (tmp_path / "bundle_second" / name).read_bytes(), name
 
 
+@pytest.mark.slow   # CI: tests/adversarial/test_build_lock.py (gate failure keeps warehouse, WAL, Data Docs)
 def test_gate_failure_leaves_previous_file_untouched(warehouse, tmp_path):
     cfg = make_settings(tmp_path, warehouse.raw_dir)
     cfg.manifest_dir.mkdir()

@@ -179,6 +179,7 @@ def test_cli_failure_is_one_line_without_traceback(small_raw, clean_manifest_row
     assert not cfg.db_path.exists()
 
 
+@pytest.mark.slow   # CI: tests/oracle generates models without their baseline cell
 def test_cell_missing_its_baseline(warehouse, tmp_path):
     """Every phi-2 FP16 row removed: the build continues, phi-2's cells get NULL
     deltas, regime no_baseline and action manual_review; the gate warns."""
