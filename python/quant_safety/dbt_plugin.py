@@ -188,5 +188,13 @@ def register(conn) -> None:
 
 
 class Plugin(BasePlugin):
+    def update_connection_config(self, creds, config):
+        """Before dbt-duckdb opens the warehouse: create the directory of a file path (a
+        plain `dbt build` in a fresh clone writes data/warehouse.duckdb, and data/ is not
+        in the repository)."""
+        path = str(getattr(creds, "path", "") or "")
+        if path and path != ":memory:" and ":" not in path.split("/", 1)[0]:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
     def configure_connection(self, conn):
         register(conn)
