@@ -64,6 +64,9 @@
     as `qsafety build --var` is (quant_safety.validate.check_var, same rules).
     Renders no SQL. -#}
 {% macro validate_vars() -%}
+  {%- if var('raw_dir') != env_var('QSAFETY_RAW_DIR', 'data/raw') -%}
+    {{ exceptions.raise_compiler_error("var raw_dir: cannot be overridden (the raw dir is QSAFETY_RAW_DIR, which the source audit reads)") }}
+  {%- endif -%}
   {%- set rules = var('var_rules', {}) -%}
   {%- for name, rule in rules.items() -%}
     {%- set value = var(name, none) -%}
@@ -109,4 +112,15 @@
     {%- endif -%}
   {%- endif -%}
   {{ return('') }}
+{%- endmacro %}
+
+{#- on-run-start, DuckDB: the source audit of this run (dbt_plugin.configure_audit):
+    chunked at var raw_line_max_bytes, every file re-read on --full-refresh, no
+    result of an earlier invocation in the same process reused. Spark: nothing
+    (its audit is qsafety build's pre-flight). -#}
+{% macro configure_source_audit() -%}
+  {%- if target.type == 'duckdb' -%}
+    select qsafety_configure_audit({{ quant_safety.sql_number(var('raw_line_max_bytes'), 'raw_line_max_bytes') }},
+      {{ 'true' if flags.FULL_REFRESH else 'false' }})
+  {%- endif -%}
 {%- endmacro %}

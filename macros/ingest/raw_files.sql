@@ -1,9 +1,20 @@
-{#- Where the build's pre-flight audit lives (QSAFETY_AUDIT_DIR, set by
-    `qsafety build` to the warehouse's build dir; a var cannot point it
-    elsewhere): source_audit.csv (one row per manifest file: its sha256, size
-    and line count) and source_chunks.csv (the byte ranges staging reads). -#}
+{#- The raw sources (_raw__sources.yml), one per record kind: kind -> source
+    table. A new record kind is one more entry here and one more table there. -#}
+{% macro raw_source_tables() -%}
+  {{ return({'A': 'quality', 'B': 'safety', 'C': 'judge', 'D': 'safety_text'}) }}
+{%- endmacro %}
+
+{#- Spark: where `qsafety build`'s pre-flight audit lives (QSAFETY_AUDIT_DIR,
+    the warehouse's build dir; a var cannot point it elsewhere):
+    source_audit.csv and source_chunks.csv. On DuckDB the audit models read
+    the raw sources instead (audit_source_files). A plain `dbt build` on
+    Spark has no pre-flight: it stops here with one line. -#}
 {% macro audit_csv(name) -%}
-  {{ return(env_var('QSAFETY_AUDIT_DIR', 'target') ~ '/' ~ name) }}
+  {%- set audit_dir = env_var('QSAFETY_AUDIT_DIR', '') -%}
+  {%- if audit_dir == '' and execute -%}
+    {{ exceptions.raise_compiler_error("the Spark target builds through `qsafety build` (its pre-flight writes the source audit); a plain `dbt build` runs on the duckdb target") }}
+  {%- endif -%}
+  {{ return(audit_dir ~ '/' ~ name) }}
 {%- endmacro %}
 
 {% macro audit_chunk_columns() -%}
@@ -24,13 +35,16 @@
     a file is skipped only when the bytes ingested before are the bytes on disk
     now. Returns [{label, file_sha256, chunks: [{path, byte_offset, ...}]}]. -#}
 {% macro source_files_to_load(record_kind) %}
+  {#- the refs first: dbt records a model's dependencies while parsing, where execute is false -#}
+  {%- set chunk_relation = ref('audit_source_chunks') -%}
+  {%- set audit_relation = ref('audit_source_files') -%}
   {%- if not execute -%}{{ return([]) }}{%- endif -%}
   {%- set query -%}
     with chunks as (
-        select * from {{ quant_safety.read_csv_file(quant_safety.audit_csv('source_chunks.csv'), quant_safety.audit_chunk_columns()) }}
+        select * from {{ chunk_relation }}
     ),
     audit as (
-        select * from {{ quant_safety.read_csv_file(quant_safety.audit_csv('source_audit.csv'), quant_safety.audit_file_columns()) }}
+        select * from {{ audit_relation }}
     )
     select chunks.source_label, audit.sha256, chunks.real_path, chunks.byte_offset, chunks.byte_length,
            chunks.first_line, chunks.line_count, chunks.sha256, chunks.chunk_kind, chunks.line_bytes

@@ -69,3 +69,32 @@ from counts where failing_{{ loop.index }} > 0
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}
 {% endtest %}
+
+{#- A raw source (one record kind) holds exactly the lockfile's files of its kind,
+    each with the locked line count (expected_raw_rows) and sha256 where the
+    lockfile has them: the files missing from the source, the source rows the
+    lockfile does not name, and every count or hash that differs. -#}
+{% test matches_lockfile(model, record_kind) %}
+with lockfile as (
+    select source_label, expected_raw_rows, sha256
+    from {{ ref('source_manifest') }}
+    where record_kind = {{ quant_safety.sql_string(record_kind) }}
+)
+select
+    coalesce(lockfile.source_label, raw_file.source_label) as source_label,
+    case
+        when raw_file.source_label is null then 'in the lockfile, not in the source'
+        when lockfile.source_label is null then 'in the source, not a lockfile file of this kind'
+        when lockfile.expected_raw_rows is not null and raw_file.raw_lines <> lockfile.expected_raw_rows
+            then 'raw lines ' || cast(raw_file.raw_lines as {{ dbt.type_string() }}) || ', the lockfile expects '
+                || cast(lockfile.expected_raw_rows as {{ dbt.type_string() }})
+        else 'sha256 differs from the lockfile'
+    end as problem
+from lockfile
+full outer join {{ model }} as raw_file
+    on raw_file.source_label = lockfile.source_label
+where raw_file.source_label is null
+   or lockfile.source_label is null
+   or (lockfile.expected_raw_rows is not null and raw_file.raw_lines <> lockfile.expected_raw_rows)
+   or (coalesce(lockfile.sha256, '') <> '' and raw_file.sha256 <> lockfile.sha256)
+{% endtest %}

@@ -73,14 +73,11 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_var
     size, mtime, ctime) is not re-read: its hash comes from `<build dir>/file_hashes.json`
     (`manifest.audit_sources`). `rehash` reads every file. `trusted_roots`:
     directories besides the raw dir that its symlinks may lead into (screen)."""
-    validate.check_environment()
-    rows = manifest.read_manifest(cfg.manifest_path)
-    if not cfg.raw_dir.is_dir():
-        raise InputError(f"{cfg.raw_dir}: raw directory not found (set QSAFETY_RAW_DIR or run `make demo`)")
-    cfg.work_dir.mkdir(parents=True, exist_ok=True)
     max_line = int(validate.effective_var("raw_line_max_bytes", dbt_vars))
-    audits = manifest.audit_sources(cfg.raw_dir, rows, stat_cache=cfg.work_dir / "file_hashes.json",
-                                    rehash=rehash, max_line_bytes=max_line, trusted_roots=trusted_roots)
+    # the same audit a plain `dbt build` runs inside dbt (dbt_plugin.source_files)
+    rows, audits = manifest.audit_lockfile(cfg.raw_dir, cfg.manifest_path, max_line_bytes=max_line,
+                                           stat_cache=cfg.work_dir / "file_hashes.json", rehash=rehash,
+                                           trusted_roots=trusted_roots)
     if cfg.target == "spark":
         big = next((a for a in audits if a.size_bytes > SPARK_MAX_FILE_BYTES), None)
         if big:
@@ -91,9 +88,9 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_var
         say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
             f"mtime, ctime): not re-read (`--rehash` reads them)")
     manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
-    problems = manifest.check_against_manifest(cfg.raw_dir, rows, audits)
-    if problems:
-        raise InputError(problems[0] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))
+    problem = manifest.first_problem(cfg.raw_dir, rows, audits)
+    if problem:
+        raise InputError(problem)
     extra = manifest.unlisted_files(cfg.raw_dir, rows)
     if extra:
         print(f"  note: {len(extra)} .jsonl file(s) in the raw dir are not in the manifest and are ignored "
@@ -162,7 +159,9 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         t0 = time.monotonic()
         args = ["build"] + (["--full-refresh"] if full_refresh else [])
         if select:   # a partial build runs only the tests whose parents are all built
-            args += ["--select", select, "--indirect-selection", "cautious"]
+            # the audit models always: staging reads this run's audit, never a previous build's
+            args += ["--select", select, "audit_source_files", "audit_source_chunks",
+                     "--indirect-selection", "cautious"]
         if spark:
             # dbt-spark runs no dbt Python models off Databricks: the statistics
             # tables come from a Python step between two dbt runs, and

@@ -397,6 +397,56 @@ def write_audit(audits: list[FileAudit], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def read_audit(audit_dir: Path) -> list[FileAudit]:
+    """The audit `write_audit` wrote (source_audit.csv + source_chunks.csv in
+    `audit_dir`) read back, in its order: what `qsafety build`'s pre-flight
+    hands to the dbt run (dbt_plugin.source_files)."""
+    audit_dir = Path(audit_dir)
+    audits: dict[str, FileAudit] = {}
+    try:
+        with open(audit_dir / "source_audit.csv", newline="", encoding="utf-8") as handle:
+            for r in csv.DictReader(handle):
+                audits[r["source_label"]] = FileAudit(
+                    r["source_label"], r["relative_path"], r["file_exists"] == "true", int(r["size_bytes"]),
+                    r["sha256"], int(r["raw_lines"]))
+        with open(audit_dir / "source_chunks.csv", newline="", encoding="utf-8") as handle:
+            for r in csv.DictReader(handle):
+                a = audits[r["source_label"]]
+                a.real_path = r["real_path"]
+                a.chunks.append(Chunk(int(r["byte_offset"]), int(r["byte_length"]), int(r["first_line"]),
+                                      int(r["line_count"]), r["sha256"], r["chunk_kind"], int(r["line_bytes"])))
+    except (OSError, KeyError, ValueError, csv.Error) as exc:
+        raise InputError(f"{audit_dir}: the pre-flight audit (source_audit.csv, source_chunks.csv) is missing "
+                         f"or unreadable ({exc}); rerun `qsafety build`") from None
+    return list(audits.values())
+
+
+def audit_lockfile(raw_dir: Path, manifest_path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                   stat_cache: Path | None = None, rehash: bool = False,
+                   trusted_roots: tuple = ()) -> tuple[list[dict], list[FileAudit]]:
+    """The source audit, one implementation for both ways of building: the
+    lockfile read and validated, every file it names hashed, counted and
+    chunked (audit_sources), and every difference from the lockfile an
+    InputError (the first, one line naming the file, "(and N more problems)").
+    `qsafety build`'s pre-flight calls it before dbt starts; a plain `dbt build`
+    calls it inside the dbt run (dbt_plugin.source_files, the raw sources)."""
+    validate.check_environment()
+    rows = read_manifest(manifest_path)
+    if not Path(raw_dir).is_dir():
+        raise InputError(f"{raw_dir}: raw directory not found (set QSAFETY_RAW_DIR or run `make demo`)")
+    audits = audit_sources(raw_dir, rows, stat_cache=stat_cache, rehash=rehash, max_line_bytes=max_line_bytes,
+                           trusted_roots=trusted_roots)
+    return rows, audits
+
+
+def first_problem(raw_dir: Path, manifest_rows: list[dict], audits: list[FileAudit]) -> str | None:
+    """The first difference from the lockfile as one line (with how many more), or None."""
+    problems = check_against_manifest(raw_dir, manifest_rows, audits)
+    if not problems:
+        return None
+    return problems[0] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else "")
+
+
 def check_against_manifest(raw_dir: Path, manifest_rows: list[dict], audits: list[FileAudit]) -> list[str]:
     """Every difference between the files and the lockfile, one line each."""
     problems = []
