@@ -233,6 +233,10 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         else:
             _drop_stale_wal(cfg)
             os.replace(building, cfg.db_path)
+            if select is None and gate:
+                uptodate.write_sidecar(cfg.db_path, fingerprint)
+            else:
+                uptodate.drop_sidecar(cfg.db_path)
             stage.done(f"{cfg.db_path.name} replaced atomically" + (", Data Docs with it" if gate_result.site_dir else ""))
         publish_data_docs(gate_result, cfg.data_docs_dir)
     timings["total_s"] = time.monotonic() - start
