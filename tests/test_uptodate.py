@@ -48,6 +48,15 @@ def _qsafety(cfg: Settings, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def test_the_session_warehouse_is_up_to_date_from_its_build_dir_copy(warehouse):
+    """Right after its build the warehouse file has the stat the build dir's copy of the
+    fingerprint recorded: the check reads that copy and does not open the warehouse."""
+    decision = uptodate.decide(warehouse)
+    assert decision.up_to_date and decision.via == "sidecar", decision.reason
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        assert decision.fingerprint.digest == con.execute("select fingerprint from build_fingerprint").fetchone()[0]
+
+
 def test_unchanged_inputs_skip_the_build_without_dbt(copy):
     before = copy.db_path.stat()
     start = time.monotonic()
@@ -55,6 +64,7 @@ def test_unchanged_inputs_skip_the_build_without_dbt(copy):
     wall = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("warehouse up to date: "), proc.stdout
+    assert uptodate.decide(copy).via == "warehouse"   # a copied file: its own row is read
     # dbt never started: no dbt log, no run results, no build output log in the copy's build dir
     assert not (copy.work_dir / "dbt_logs").exists()
     assert not (copy.work_dir / "dbt_target").exists()
@@ -96,6 +106,7 @@ def test_force_builds_and_starts_dbt(copy):
 # ---- what the decision sees (no dbt): each kind of input change, one at a time ----
 
 def _project_copy(dest: Path) -> Path:
+    dest.mkdir(parents=True)
     for name in uptodate.PROJECT_FILES:
         if (PROJECT_DIR / name).is_file():
             shutil.copy2(PROJECT_DIR / name, dest / name)
