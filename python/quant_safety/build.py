@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import manifest, validate
+from . import manifest, uptodate, validate
 from .buildlock import remove_leftovers, warehouse_lock
 from .config import DEMO_LOCK_DIR, Settings, lock_dir_beside, settings
 from .dbt_runner import run_dbt
@@ -65,14 +65,15 @@ SPARK_MAX_FILE_BYTES = 2**31 - 1
 
 
 def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_vars: dict | None = None,
-              trusted_roots: tuple = ()) -> list[dict]:
+              trusted_roots: tuple = (), audits_out: list | None = None) -> list[dict]:
     """Validate the lockfile, hash, count and chunk every manifest file; raise
     InputError naming each difference.
 
     A file unchanged since this warehouse's last build hashed it (same inode,
     size, mtime, ctime) is not re-read: its hash comes from `<build dir>/file_hashes.json`
     (`manifest.audit_sources`). `rehash` reads every file. `trusted_roots`:
-    directories besides the raw dir that its symlinks may lead into (screen)."""
+    directories besides the raw dir that its symlinks may lead into (screen).
+    `audits_out`: a list that receives the file audits (the build fingerprint)."""
     max_line = int(validate.effective_var("raw_line_max_bytes", dbt_vars))
     # the same audit a plain `dbt build` runs inside dbt (dbt_plugin.source_files)
     rows, audits = manifest.audit_lockfile(cfg.raw_dir, cfg.manifest_path, max_line_bytes=max_line,
@@ -88,6 +89,8 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_var
         say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
             f"mtime, ctime): not re-read (`--rehash` reads them)")
     manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
+    if audits_out is not None:
+        audits_out.extend(audits)
     problem = manifest.first_problem(cfg.raw_dir, rows, audits)
     if problem:
         raise InputError(problem)
@@ -141,7 +144,12 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
     say = progress.print
     with progress.stage("[1/4] pre-flight audit") as stage:
         stage.update(f"hashing the files of {cfg.manifest_path.name}")
-        rows = preflight(cfg, rehash=rehash or full_refresh, say=say, dbt_vars=dbt_vars)
+        audits: list = []
+        rows = preflight(cfg, rehash=rehash or full_refresh, say=say, dbt_vars=dbt_vars, audits_out=audits)
+        # what this build is built from, taken before dbt reads anything: an edit made
+        # while it runs leaves a fingerprint that no longer matches, so the next build
+        # rebuilds (uptodate.py)
+        fingerprint = uptodate.compute(cfg, dbt_vars, audits)
         stage.done(f"{len(rows)} files match the lockfile")
     timings["preflight_s"] = time.monotonic() - start
 
@@ -208,6 +216,9 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         else:
             gate_result = GateResult(success=True)
         claims, regimes = ({}, {}) if spark else _ledger_counts(building)
+        if not spark:
+            # only a full build with the gate is a build of its whole input
+            _record_fingerprint(building, fingerprint if (select is None and gate) else None)
     except BaseException as exc:
         if not spark:
             building.unlink(missing_ok=True)
@@ -221,6 +232,10 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         else:
             _drop_stale_wal(cfg)
             os.replace(building, cfg.db_path)
+            if select is None and gate:
+                uptodate.write_sidecar(cfg.db_path, fingerprint)
+            else:
+                uptodate.drop_sidecar(cfg.db_path)
             stage.done(f"{cfg.db_path.name} replaced atomically" + (", Data Docs with it" if gate_result.site_dir else ""))
         publish_data_docs(gate_result, cfg.data_docs_dir)
     timings["total_s"] = time.monotonic() - start
@@ -228,6 +243,17 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
                        gate_result.expectations_run, suites_run=gate_result.suites_run,
                        dbt_results=dbt_results, claims=claims, regimes=regimes, gate_run=gate_result.run_name,
                        gate_history=gate_result.history_runs)
+
+
+def _record_fingerprint(db_file: Path, fingerprint) -> None:
+    import duckdb
+
+    with duckdb.connect(str(db_file)) as con:
+        if fingerprint is None:
+            uptodate.drop(con)
+        else:
+            uptodate.record(con, fingerprint)
+        con.execute("checkpoint")
 
 
 def _wal(db: Path) -> Path:

@@ -2,8 +2,8 @@
 
   qsafety demo [--out DIR] [--seed N] [--scale K]   write the synthetic demo raw data
   qsafety lock [--wait]                             refresh the source manifest (lockfile)
-  qsafety build [--full-refresh] [--rehash]         audit, dbt build, gate, atomic swap
-                [--var k=v] [--wait]
+  qsafety build [--full-refresh] [--rehash]         audit, dbt build, gate, atomic swap; "warehouse up to
+                [--var k=v] [--wait] [--force]      date" without dbt when no input changed (--force builds)
                 [--export] [--target duckdb|spark]  (lock/query/export/report/docs take --target too)
   qsafety query "<SQL>"                             read-only query (one SELECT), printed as a table
   qsafety export [--out DIR] [--no-parquet]         analysis bundle: CSV + Parquet per table, run_manifest.json
@@ -84,11 +84,40 @@ def cmd_lock(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import build, built_docs_dir
-
     cfg = settings()
     with_docs = getattr(args, "export", False) and not args.no_docs
     dbt_vars = _vars(args.var)
+    with _warehouse_lock(cfg, "qsafety build", args):
+        if not (args.force or args.full_refresh):
+            # decided before dbt, Great Expectations or the build module are imported
+            # (uptodate.py): an unchanged warehouse is confirmed in about a second
+            from .buildlock import remove_leftovers
+            from .uptodate import bundle_fingerprint, decide
+
+            decision = decide(cfg, dbt_vars, rehash=args.rehash)
+            if decision.up_to_date:
+                remove_leftovers(cfg)
+                print(f"warehouse up to date: {cfg.db_path} ({decision.reason}; fingerprint "
+                      f"{decision.fingerprint.digest[:12]}, checked in {decision.seconds:.1f}s; "
+                      f"--force rebuilds)")
+                if not getattr(args, "export", False):
+                    return 0
+                has_docs = args.no_docs or (cfg.out_dir / "docs" / "static_index.html").exists()
+                if bundle_fingerprint(cfg.out_dir) == decision.fingerprint.digest and has_docs:
+                    print(f"bundle up to date: {cfg.out_dir}")
+                    return 0
+                with _progress(args, "export_output.log") as progress:
+                    return _write_bundle(cfg, dbt_vars, docs=not args.no_docs, progress=progress)
+            reason = decision.reason if len(decision.reason) <= 150 else decision.reason[:147] + "..."
+            print(f"building: {reason}", flush=True)
+        else:
+            print("building: " + ("--full-refresh" if args.full_refresh else "--force") + " given", flush=True)
+        return _build_and_export(cfg, args, dbt_vars, with_docs)
+
+
+def _build_and_export(cfg, args, dbt_vars: dict, with_docs: bool) -> int:
+    from .build import build, built_docs_dir
+
     with _warehouse_lock(cfg, "qsafety build", args), _progress(args, "build_output.log") as progress:
         report = build(cfg, dbt_vars=dbt_vars, full_refresh=args.full_refresh, docs=with_docs,
                        rehash=args.rehash, progress=progress)
@@ -298,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="rebuild incremental staging from scratch (implies --rehash)")
     p.add_argument("--rehash", action="store_true",
                    help="re-read every raw file in the pre-flight audit, also those unchanged since the last build")
+    p.add_argument("--force", action="store_true",
+                   help="build even when the warehouse is up to date (its inputs' fingerprint unchanged since "
+                        "the last successful build: raw files, lock dir, project code and seeds, vars, packages)")
     p.add_argument("--var", action="append", metavar="KEY=VALUE",
                    help="dbt var override (repeatable; defaults and the rule each is checked against in "
                         "dbt_project.yml)")

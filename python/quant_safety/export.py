@@ -303,6 +303,12 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
             result.rows[name] = int(n)
             say(f"  {name}: {n} rows")
         inputs = input_inventory(con) if "source_audit" in present else []
+        fingerprint = None
+        if "build_fingerprint" in present:   # the build's input fingerprint (uptodate.py)
+            row = con.execute("select fingerprint, built_at_utc, components from build_fingerprint").fetchone()
+            if row:
+                fingerprint = {"fingerprint": row[0], "built_at_utc": str(row[1]),
+                               "components": json.loads(row[2])}
     from .demo.fingerprint import is_demo_data
     result.timings["export_s"] = round(time.monotonic() - start, 3)
     manifest = {
@@ -313,6 +319,7 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
         "raw_dir": str(cfg.raw_dir),
         "manifest": str(cfg.manifest_path),
         "inputs": inputs,
+        "build_fingerprint": fingerprint,
         "outputs": outputs,
         "missing_tables": result.missing,
         "float_format": f"DOUBLE rounded to {SIGNIFICANT_DIGITS} significant digits",

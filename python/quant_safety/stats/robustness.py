@@ -44,9 +44,12 @@ mixed_models (SS19)
     lands on the same degenerate point: slopes +0.774/-0.861/-0.954 with REML
     SEs, p 0.339/0.020/0.075, which is why p differs from Table 19 under REML.)
 
-    This implementation fits with ML (``reml=False``, as the report did),
-    tries several optimisers and keeps the fit with the highest FINITE
-    log-likelihood among converged, non-degenerate fits; it also reports the
+    This implementation fits with ML (``reml=False``, as the report did)
+    with powell, bfgs as the fallback, and only when neither converges to a
+    non-degenerate fit also lbfgs, nm and cg, keeping the fit with the highest
+    FINITE log-likelihood among the converged, non-degenerate fits tried (the
+    best of all five agrees with the first good one to ~1e-8 on the demo and
+    x10 matrices; running all five took five times as long); it also reports the
     within-model slope (``within_slope``) so Table 19's numbers can be compared
     directly.  Convergence/singularity warnings are caught and reported in
     ``warning``; nothing is printed.
@@ -275,7 +278,14 @@ MIXED_COLUMNS = [
     "flag",
 ]
 
-OPTIMIZERS = ("lbfgs", "bfgs", "powell", "nm", "cg")
+# Tried in this order, stopping at the first converged, non-degenerate fit: powell (derivative-
+# free; lands on the genuine ML optimum where lbfgs runs into the degenerate point of Table 19),
+# bfgs as the fallback, and only when neither gives a good fit the other three, the best of all
+# tried then kept (the rule below). On the demo and the x10 matrix the powell/bfgs fit equals the
+# best of all five to ~1e-8 in the coefficient and ~2e-8 in the log-likelihood, at a fifth of the
+# fitting time.
+OPTIMIZERS = ("powell", "bfgs", "lbfgs", "nm", "cg")
+FAST_OPTIMIZERS = 2
 
 
 def _within_slope(data: pd.DataFrame, x: str, y: str, group: str) -> float:
@@ -286,13 +296,13 @@ def _within_slope(data: pd.DataFrame, x: str, y: str, group: str) -> float:
 
 
 def _fit_mixed(data: pd.DataFrame, reml: bool):
-    """Fit with each optimiser; return (best result or None, optimiser, messages)."""
+    """Fit with powell, then bfgs, then (only if neither gave a converged non-degenerate fit)
+    the other optimisers; return (kept result or None, optimiser, messages)."""
     import statsmodels.formula.api as smf
 
     messages: list[str] = []
     candidates = []
-    # Every optimiser has to run: the kept fit is the best of all of them and
-    # ``warning`` records what each one did.
+    # ``warning`` records what each optimiser that ran did.
     # One model (design matrices, per-group blocks) for all optimisers: MixedLM.fit
     # resets every attribute it uses (reml, penalties, free pattern, singularity
     # counter) and starts each optimiser from the same fixed start values, so a
@@ -306,7 +316,9 @@ def _fit_mixed(data: pd.DataFrame, reml: bool):
         except Exception as exc:  # noqa: BLE001 - reported per optimiser below, as before
             model_error = exc
     del caught
-    for opt in OPTIMIZERS:
+    for number, opt in enumerate(OPTIMIZERS):
+        if 1 <= number <= FAST_OPTIMIZERS and any(c[3] and not c[4] for c in candidates):
+            break   # the first good fit of the fast pair; past it, every optimiser runs
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
