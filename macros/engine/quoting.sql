@@ -124,3 +124,14 @@
       {{ 'true' if flags.FULL_REFRESH else 'false' }})
   {%- endif -%}
 {%- endmacro %}
+
+{#- on-run-start, DuckDB: any dbt run changes the warehouse, so the fingerprint of the
+    last `qsafety build` (quant_safety/uptodate.py) no longer describes it: forget it.
+    `qsafety build` records a new one after its dbt run, before the swap; a plain
+    `dbt build` leaves none, so the next `qsafety build` builds. -#}
+{% macro forget_build_fingerprint() -%}
+  {%- if target.type == 'duckdb' -%}
+    drop table if exists {{ api.Relation.create(database=target.database, schema=target.schema,
+                                                identifier='build_fingerprint') }}
+  {%- endif -%}
+{%- endmacro %}

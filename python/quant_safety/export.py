@@ -305,8 +305,12 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
         inputs = input_inventory(con) if "source_audit" in present else []
         fingerprint = None
         if "build_fingerprint" in present:   # the build's input fingerprint (uptodate.py)
-            row = con.execute("select fingerprint, built_at_utc, components from build_fingerprint").fetchone()
-            if row:
+            # fetchall: a fetchone() left on a streaming result blocks the next query on this
+            # connection (the report reads the same one)
+            rows = con.execute("select fingerprint, built_at_utc, components from build_fingerprint "
+                               "limit 1").fetchall()
+            if rows:
+                row = rows[0]
                 fingerprint = {"fingerprint": row[0], "built_at_utc": str(row[1]),
                                "components": json.loads(row[2])}
     from .demo.fingerprint import is_demo_data
