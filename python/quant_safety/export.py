@@ -33,6 +33,8 @@ from .errors import QSafetyError
 # bundle file name -> (warehouse table, key columns in sort order)
 TABLES: dict[str, tuple[str, list[str]]] = {
     "matrix": ("matrix", ["base_model", "quant_order", "quant"]),
+    "cell_intervals": ("cell_intervals", ["base_model", "quant", "metric"]),
+    "regime_confidence": ("regime_confidence", ["base_model", "quant"]),
     "regimes": ("regimes", ["base_model", "quant_order", "quant"]),
     "correlations": ("correlations", ["scope", "quality_metric", "safety_metric", "model"]),
     "asymmetry": ("asymmetry", ["base_model", "quant_order", "quant"]),
