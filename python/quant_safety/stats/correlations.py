@@ -30,7 +30,7 @@ every level within its +-0.0005 rounding interval moves r over [+0.727,
 (llama3.2-1b), which contain the published values.
 
 Exact p-values (``pearson_p_exact``, ``spearman_p_exact``): the permutation
-test over all n! pairings (quant_safety.stats.exact) for n <= 9 points, NaN
+test over all n! pairings (quant_safety.stats.exact) for n <= 10 points, NaN
 above (the pooled rows). ``pearson_p`` / ``spearman_p`` stay scipy's t
 approximation, which is what the report prints (Tables 5 / 5b reproduce with
 it); at 5-8 points the exact test differs from it, and the claim ledger counts

@@ -14,7 +14,7 @@ With the wave-2 cells (``all_cells``) mistral-7b becomes +0.030 / 0.527 / 0.041.
 Every model present is regressed (none is skipped); n < 3 or constant bpw or
 constant metric gives NaN and a flag.  Coefficient p-values are the usual OLS
 t-test on the slope (statsmodels); ``p_exact`` is the slope's exact
-permutation p (all n! pairings of metric and bpw for n <= 9; equal to
+permutation p (all n! pairings of metric and bpw for n <= 10; equal to
 Pearson's exact p, quant_safety.stats.exact), NaN for more points.
 """
 from __future__ import annotations
