@@ -109,7 +109,8 @@ def test_raw_row_counts(demo):
         assert len(lines) - 1 == n == got, label
     for label, _ in SAFETY_SOURCES:
         assert res[label + "_text"][1] == EXPECTED_ROWS[label]
-    assert len(res) == 21
+    assert res["tr142_second_judge"][1] == 11470          # Appendix F (kind E)
+    assert len(res) == 22
 
 
 def test_cell_counts_and_names(frames, demo):
