@@ -5,12 +5,35 @@
     on the same rows (second - primary, pp), and each judge's delta against its
     own rate on the model's baseline cell (pp), with the Newcombe 95% interval
     of the second judge's delta. The warehouse's primary judge delta over all
-    judged rows (matrix.judge_refusal_rate_delta_pp) is beside them. -#}
+    judged rows (matrix.judge_refusal_rate_delta_pp) is beside them, and the
+    cell's coverage (second-judge rows of every task against the primary judge
+    rows the warehouse loaded for the cell). -#}
 {%- set dbl = quant_safety.marts_double_type() -%}
 with refusal_pairs as (
     select *
     from {{ ref('int_second_judge_pairs') }}
     where task_role = 'refusal'
+),
+
+{#- coverage: the cell's second-judge rows (every task) against its loaded primary judge rows -#}
+coverage as (
+    select
+        subset.second_judge_model,
+        subset.base_model,
+        subset.quant,
+        subset.subset_rows_all_tasks,
+        coalesce(judged.judged_rows, 0) as judged_rows
+    from (
+        select second_judge_model, base_model, quant, count(*) as subset_rows_all_tasks
+        from {{ ref('int_second_judge_pairs') }}
+        group by second_judge_model, base_model, quant
+    ) as subset
+    left join (
+        select base_model, quant, count(*) as judged_rows
+        from {{ ref('stg_judge__annotations') }}
+        group by base_model, quant
+    ) as judged
+        on judged.base_model = subset.base_model and judged.quant = subset.quant
 ),
 
 rates as (
@@ -52,6 +75,9 @@ select
     cell.baseline_quant,
     cell.base_model is not null and cell.quant = cell.baseline_quant as is_baseline,
     cell.stratum,
+    cast(coverage.subset_rows_all_tasks as {{ dbt.type_bigint() }}) as subset_rows_all_tasks,
+    cast(coverage.judged_rows as {{ dbt.type_bigint() }}) as judged_rows,
+    coverage.subset_rows_all_tasks >= coverage.judged_rows as full_coverage,
     cast(cell.subset_rows as {{ dbt.type_bigint() }}) as subset_rows,
     cell.primary_n,
     cell.primary_refusal_rate,
@@ -72,5 +98,9 @@ left join bounded as base
     on base.second_judge_model = cell.second_judge_model
     and base.base_model = cell.base_model
     and base.quant = cell.baseline_quant
+left join coverage
+    on coverage.second_judge_model = cell.second_judge_model
+    and coverage.base_model = cell.base_model
+    and coverage.quant = cell.quant
 left join {{ ref('int_cell_deltas') }} as matrix_cells
     on matrix_cells.base_model = cell.base_model and matrix_cells.quant = cell.quant

@@ -74,7 +74,8 @@ def load_plot_data(con) -> dict[str, pd.DataFrame]:
         "cells": q("""
             select r.base_model, r.quant, r.quant_order, r.format, r.family, r.is_baseline, r.regime,
                    r.quality_axis, r.quality_axis_delta_pp, r.quality_bertscore_delta_pp,
-                   r.safety_refusal_rate_delta_pp, m.judge_refusal_rate_delta_pp, m.deployment_action
+                   r.safety_refusal_rate_delta_pp, m.judge_refusal_rate_delta_pp, m.deployment_action,
+                   m.regime_confidence
             from regimes r join matrix m using (base_model, quant)
             order by r.base_model, r.quant_order"""),
         "gaps": q("""select base_model, quant, quant_order, format, is_baseline, regex_refusal_rate,
@@ -200,6 +201,8 @@ def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
             text = REGIME_SHORT.get(r["regime"], r["regime"])
             if not r["is_baseline"] and pd.notna(delta):
                 text = (text + "\n" if text else "") + f"{delta:+.1f}"
+            if r.get("regime_confidence") == "fragile":   # the regime changes inside the 95% delta intervals
+                text += " *"
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8,
                     color="white" if r["regime"] in ("hidden_danger", "baseline") else "#111111")
     ax.set_xlim(0, len(order))
@@ -212,9 +215,11 @@ def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
     present = [r for r in regimes if r in set(cells["regime"])]
     handles = [Patch(facecolor=REGIME_COLORS[r], label=r) for r in present]
     handles.append(Patch(facecolor="white", edgecolor="#bbbbbb", hatch="///", label="no cell"))
+    if "regime_confidence" in cells and (cells["regime_confidence"] == "fragile").any():
+        handles.append(Patch(facecolor="white", edgecolor="white", label="* fragile: another regime within the 95% intervals"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(handles), fontsize=8.5,
               frameon=False)
-    ax.set_title("Regime map (cell text: regex refusal delta, pp)", fontsize=12)
+    ax.set_title("Regime map (cell text: regex refusal delta, pp; * = fragile regime)", fontsize=12)
     fig.tight_layout()
     return fig
 
@@ -461,9 +466,8 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
     doc.h(2, "Claim ledger")
     counts = ledger["status"].value_counts()
     doc.p(f"{len(ledger)} claims of the report (Abstract, Executive Summary, Validation Summary, Core Decisions, "
-          f"Claim Validation C1-C8, Appendix E.4 ids and the contradicted body numbers), each recomputed from the "
-          f"warehouse (`claim_ledger`): **{counts.get('reproduced', 0)} reproduced**, "
-          f"**{counts.get('differs', 0)} differ**, **{counts.get('not_computable', 0)} not computable**.")
+          f"Claim Validation C1-C8, Appendix E.4 ids, Appendix F, the tables number by number and the contradicted "
+          f"body numbers), each recomputed from the warehouse (`claim_ledger`): {ledger_summary(counts)}.")
     conflicts = ledger[ledger["conflicting_published_value"].notna() & ledger["computed_value"].notna()]
     if len(conflicts):
         doc.h(3, "Where the report contradicts itself")
@@ -474,7 +478,7 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
                                                               for _, r in conflicts.iterrows()],
                                 "resolution": conflicts["conflict_resolution"],
                                 "item": conflicts["inconsistency_item"]}))
-    differs = ledger[ledger["status"] != "reproduced"]
+    differs = ledger[ledger["status"].isin(["differs", "not_computable"])]
     if len(differs):
         doc.h(3, "Claims that differ or cannot be computed")
         doc.table(pd.DataFrame({"ledger id": differs["claim_id"], "published": differs["published_text"],
@@ -500,6 +504,15 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     return ReportResult(md_path, html_path, [fig_dir / f"{n}.png" for n in figures])
+
+
+def ledger_summary(counts) -> str:
+    """The ledger's status counts as one line: matches the data could have
+    contradicted are kept apart from matches the synthetic demo data make true
+    by construction."""
+    return (f"**{counts.get('reproduced', 0)} reproduced** (data could disagree), "
+            f"**{counts.get('by_construction', 0)} by construction** (the demo data are calibrated to them), "
+            f"**{counts.get('differs', 0)} differ** with reasons, **{counts.get('not_computable', 0)} not computable**")
 
 
 def _fmt_computed(row) -> str:

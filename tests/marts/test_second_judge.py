@@ -104,7 +104,8 @@ def test_numbers_follow_another_second_judge_file(warehouse, tmp_path):
     """A 10-row file with other labels (and bad lines) replaces the demo's kind-E
     file: agreement 8/10, kappa = (0.8 - 0.5) / (1 - 0.5) = 0.6 by hand, its
     Fleiss-Cohen-Everitt SE sqrt(0.16 / 0.25 / 10) = 0.2530; the bad lines are
-    quarantined, the out-of-scope model excluded, and the counts reconcile."""
+    quarantined, the out-of-scope model excluded, and the counts reconcile; with
+    a lockfile that is not the demo's no ledger claim is by construction."""
     from quant_safety import dbt_runner
     from quant_safety.config import Settings
 
@@ -149,7 +150,7 @@ def test_numbers_follow_another_second_judge_file(warehouse, tmp_path):
         writer.writerows(audits)
     select = ("source_audit stg_second_judge__parsed stg_registry__model_names stg_second_judge__audited "
               "stg_second_judge__annotations int_second_judge_pairs second_judge_agreement second_judge_confusion "
-              "second_judge_cell_rates stg_raw__quarantine raw_reconciliation")
+              "second_judge_cell_rates stg_raw__quarantine raw_reconciliation claim_values claim_ledger")
     # one dbt invocation (its start-up dominates): reload the lockfile seed, rebuild the kind-E chain
     dbt_runner.run_dbt(cfg, db, ["build", "--select", "source_manifest " + select,
                                  "--exclude", "test_type:data", "test_type:unit"], quiet=True)
@@ -168,3 +169,8 @@ def test_numbers_follow_another_second_judge_file(warehouse, tmp_path):
     recon = variant.df("select * from raw_reconciliation where source_label = 'other_second_judge'")
     assert (recon.raw_lines[0], recon.loaded_rows[0], recon.excluded_rows[0], recon.quarantined_rows[0]) == (13, 10, 1, 2)
     assert bool(recon.balanced[0])
+    # the inputs are no longer the demo's files: no claim is true "by construction" any more, and
+    # the demo's calibrated second-judge claims now differ (the file says 80%, not 89.9%)
+    ledger = variant.df("select claim_id, status from claim_ledger").set_index("claim_id")["status"]
+    assert "by_construction" not in set(ledger)
+    assert ledger["REG_001"] == "reproduced" and ledger["ABS_015"] == "differs"

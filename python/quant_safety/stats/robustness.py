@@ -47,8 +47,9 @@ mixed_models (SS19)
     This implementation fits with ML (``reml=False``, as the report did),
     tries several optimisers and keeps the fit with the highest FINITE
     log-likelihood among converged, non-degenerate fits; it also reports the
-    within-model slope (``within_slope``) so Table 19's numbers can be compared
-    directly.  Convergence/singularity warnings are caught and reported in
+    within-model slope (``within_slope``) and the first degenerate fit's slope
+    and p (``degenerate_fit_coefficient`` / ``degenerate_fit_p``: lbfgs, what
+    the report printed) so Table 19's numbers can be compared directly.  Convergence/singularity warnings are caught and reported in
     ``warning``; nothing is printed.
 """
 from __future__ import annotations
@@ -271,6 +272,8 @@ MIXED_COLUMNS = [
     "converged",
     "optimizer",
     "within_slope",
+    "degenerate_fit_coefficient",
+    "degenerate_fit_p",
     "warning",
     "flag",
 ]
@@ -286,7 +289,8 @@ def _within_slope(data: pd.DataFrame, x: str, y: str, group: str) -> float:
 
 
 def _fit_mixed(data: pd.DataFrame, reml: bool):
-    """Fit with each optimiser; return (best result or None, optimiser, messages)."""
+    """Fit with each optimiser; return (best result or None, optimiser, messages,
+    the first degenerate result or None)."""
     import statsmodels.formula.api as smf
 
     messages: list[str] = []
@@ -334,24 +338,29 @@ def _fit_mixed(data: pd.DataFrame, reml: bool):
             messages.append(f"{opt}: degenerate fit (non-finite log-likelihood or intercept SE)")
         candidates.append((opt, res, llf, bool(res.converged), degenerate))
     if not candidates:
-        return None, "", messages
+        return None, "", messages, None
     good = [c for c in candidates if c[3] and not c[4]]
     pool = good or [c for c in candidates if not c[4]] or candidates
     # highest finite log-likelihood; ties broken by optimiser order (stable)
     best = max(pool, key=lambda c: (c[2] if np.isfinite(c[2]) else -np.inf, -OPTIMIZERS.index(c[0])))
     if not good:
         messages.append("no converged non-degenerate fit")
-    return best[1], best[0], messages
+    # the first degenerate fit (lbfgs on the report's data): what the report printed
+    degenerate = next((c[1] for c in candidates if c[4]), None)
+    return best[1], best[0], messages, degenerate
 
 
 def _mixed_row(task: tuple[dict, dict, pd.DataFrame, bool]) -> dict:
     """One table row: fit ``y ~ x`` (random intercept per ``g``) on one scope x metric pair."""
     base, info, data, reml = task
     empty = _mixed_empty(base)
-    res, opt, msgs = _fit_mixed(data, reml=reml)
+    res, opt, msgs, degenerate = _fit_mixed(data, reml=reml)
     within = _within_slope(data, "x", "y", "g")
+    degenerate_fit = {"degenerate_fit_coefficient": float(degenerate.params["x"]) if degenerate is not None else math.nan,
+                      "degenerate_fit_p": float(degenerate.pvalues["x"]) if degenerate is not None else math.nan}
     if res is None:
-        return {**base, **empty, **info, "within_slope": within, "warning": "; ".join(msgs), "flag": "fit_failed"}
+        return {**base, **empty, **info, "within_slope": within, **degenerate_fit, "warning": "; ".join(msgs),
+                "flag": "fit_failed"}
     ci = res.conf_int().loc["x"]
     gv = float(np.asarray(res.cov_re)[0, 0])
     return {
@@ -369,6 +378,7 @@ def _mixed_row(task: tuple[dict, dict, pd.DataFrame, bool]) -> dict:
         "converged": bool(res.converged),
         "optimizer": opt,
         "within_slope": within,
+        **degenerate_fit,
         "warning": "; ".join(msgs),
         "flag": FLAG_OK,
     }
