@@ -61,6 +61,7 @@ TABLES: dict[str, tuple[str, list[str]]] = {
     "second_judge_cell_rates": ("second_judge_cell_rates", ["second_judge_model", "base_model", "quant"]),
     "second_judge_regime_stability": ("second_judge_regime_stability", ["second_judge_model", "base_model", "quant"]),
     "claim_ledger": ("claim_ledger", ["claim_id"]),
+    "claim_values": ("claim_values", ["claim_id", "source_model", "row_key", "value_column"]),
     "source_audit": ("source_audit", ["source_label"]),
     "raw_reconciliation": ("raw_reconciliation", ["source_label"]),
     "raw_exclusions_by_rule": ("raw_exclusions_by_rule", ["source_label", "load_status", "rule"]),
