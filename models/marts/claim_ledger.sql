@@ -20,6 +20,7 @@
             differs      otherwise, with status_reason = the seed's reason (which
                          bundle / inconsistencies.md item) or 'UNEXPLAINED ...';
             not_computable  the warehouse holds no data for the claim. -#}
+{{ config(tags = ['reads_statistics']) }}
 {%- set adv = "refusal_measure = 'advbench_refusal_rate_delta'" -%}
 {%- set bert_regex = "quality_metric = 'quality_bertscore' and safety_metric = 'safety_refusal_rate'" -%}
 {%- set computations = [

@@ -6,6 +6,7 @@
     cells 'base_model|quant'; statistics 'scope|...' as in the key columns of
     each table. A number whose row or column the warehouse lacks has a NULL
     computed value. -#}
+{{ config(tags = ['reads_statistics']) }}
 {%- set dbl = quant_safety.marts_double_type() -%}
 {%- set txt = dbt.type_string() -%}
 {%- set cell_key = "base_model || '|' || quant" -%}

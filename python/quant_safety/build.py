@@ -110,9 +110,10 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
             args += ["--select", select, "--indirect-selection", "cautious"]
         if spark:
             # dbt-spark runs no dbt Python models off Databricks: the statistics
-            # tables come from a Python step between two dbt runs, and
-            # claim_ledger (which reads them) is built after it.
-            args += ["--exclude", "claim_ledger+"]
+            # tables come from a Python step between two dbt runs, and the
+            # models that read them (tag reads_statistics: claim_values,
+            # claim_ledger) are built after it.
+            args += ["--exclude", "tag:reads_statistics+"]
         run_dbt(cfg, building, args, dbt_vars=dbt_vars, quiet=quiet)
         timings["dbt_build_s"] = time.monotonic() - t0
         if spark and _selects_claim_ledger(cfg, building, select, dbt_vars):
@@ -122,7 +123,7 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
             timings["stats_step_s"] = time.monotonic() - t0
             say("  " + ", ".join(f"{name}: {n} rows" for name, n in rows.items()))
             t0 = time.monotonic()
-            run_dbt(cfg, building, ["build", "--select", "claim_ledger+"], dbt_vars=dbt_vars, quiet=quiet)
+            run_dbt(cfg, building, ["build", "--select", "tag:reads_statistics+"], dbt_vars=dbt_vars, quiet=quiet)
             timings["dbt_build_claims_s"] = time.monotonic() - t0
 
         if docs:

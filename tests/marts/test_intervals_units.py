@@ -1,6 +1,7 @@
 """The interval macros on hand-made cells (edge cases the demo never has: 0 of n,
 n of n, n = 2, tiny and non-integer Welch df), run by DuckDB through one
-`dbt show --inline` on an empty database, against statsmodels / scipy."""
+`dbt show --inline` (on the scratch warehouse copy of tests/marts/conftest.py
+`handmade`, whose dbt parse it shares), against statsmodels / scipy."""
 from __future__ import annotations
 
 import json
@@ -30,14 +31,7 @@ def _values(rows: list[tuple]) -> str:
 
 
 @pytest.fixture(scope="module")
-def shown(tmp_path_factory):
-    from quant_safety import dbt_runner
-    from quant_safety.config import PROJECT_DIR, Settings
-
-    root = tmp_path_factory.mktemp("interval_units")
-    cfg = Settings(raw_dir=root / "raw", db_path=root / "empty.duckdb", manifest_dir=PROJECT_DIR / "seeds" / "manifest",
-                   out_dir=root / "bundle", target="duckdb")
-    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+def shown(handmade):
     moments = []
     for x1, x0 in SAMPLES:
         m1, m0 = sum(x1) / len(x1), sum(x0) / len(x0)
@@ -70,8 +64,7 @@ def shown(tmp_path_factory):
             [f"cast({c} as double) as v{i}" for i, c in enumerate(cols[k])]
             + [f"cast(null as double) as v{i}" for i in range(len(cols[k]), width)]) + f" from ({q}) as {k}_rows"
         for k, q in queries.items())
-    lines = dbt_runner.run_dbt(cfg, cfg.db_path, ["show", "--inline", union, "--limit", "-1", "--output", "json",
-                                                  "--log-format", "json"], quiet=True)
+    lines = handmade.dbt(["show", "--inline", union, "--limit", "-1", "--output", "json", "--log-format", "json"])
     preview = [json.loads(l)["data"]["preview"] for l in lines if l.startswith("{") and '"preview"' in l][-1]
     out = {k: [] for k in cols}
     for row in json.loads(preview):

@@ -3,11 +3,7 @@ recomputed from the loaded rows with pandas / statsmodels; on a hand-made
 second-judge file with other labels the numbers follow the file (kappa by hand)."""
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import math
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -93,68 +89,14 @@ def test_every_primary_label_is_the_loaded_judge_label(warehouse):
     assert check.n[0] == 11470 and check.same[0] == 11470
 
 
-HAND_ROWS = (
-    # llama3.2-1b AWQ, advbench: (primary, second) = (F,F) x4, (F,C), (C,F), (C,C) x4
-    [("FULL_REFUSAL", "FULL_REFUSAL")] * 4 + [("FULL_REFUSAL", "COMPLIANCE"), ("COMPLIANCE", "FULL_REFUSAL")]
-    + [("COMPLIANCE", "COMPLIANCE")] * 4
-)
-
-
-def test_numbers_follow_another_second_judge_file(warehouse, tmp_path):
+def test_numbers_follow_another_second_judge_file(handmade):
     """A 10-row file with other labels (and bad lines) replaces the demo's kind-E
-    file: agreement 8/10, kappa = (0.8 - 0.5) / (1 - 0.5) = 0.6 by hand, its
-    Fleiss-Cohen-Everitt SE sqrt(0.16 / 0.25 / 10) = 0.2530; the bad lines are
-    quarantined, the out-of-scope model excluded, and the counts reconcile; with
-    a lockfile that is not the demo's no ledger claim is by construction."""
-    from quant_safety import dbt_runner
-    from quant_safety.config import Settings
-
-    raw = tmp_path / "raw"
-    rel = "second/other_judge.jsonl"
-    lines = [json.dumps({"model": "llama3.2-1b-awq", "task_name": "advbench_refusal", "sample_id": f"advbench_{i:03d}",
-                         "primary_judge_label": p, "primary_judge_model": "gemma3:12b", "second_judge_label": s,
-                         "second_judge_model": "other-judge-1"}) for i, (p, s) in enumerate(HAND_ROWS)]
-    lines += ['{"model": "llama3.2-1b-awq", "task_name": "advbench_refusal", "sample_id": "advbench_050", '
-              '"primary_judge_label": "TRUTHFUL", "second_judge_label": "FULL_REFUSAL", "second_judge_model": "x"}',
-              '{"model": "llama3.2-1b-awq", "task_name": "advbench_refusal"',
-              json.dumps({"model": "llama3.1-8b-q4_k_m", "task_name": "advbench_refusal", "sample_id": "advbench_000",
-                          "primary_judge_label": "COMPLIANCE", "second_judge_label": "COMPLIANCE",
-                          "second_judge_model": "other-judge-1"})]
-    (raw / "second").mkdir(parents=True)
-    (raw / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    sha = hashlib.sha256((raw / rel).read_bytes()).hexdigest()
-    manifest_dir = tmp_path / "manifest"
-    manifest_dir.mkdir()
-    with open(warehouse.manifest_dir / "source_manifest.csv", newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["record_kind"] != "E"]
-    rows.append({**rows[0], "source_label": "other_second_judge", "role": "second_judge", "record_kind": "E",
-                 "relative_path": rel, "expected_raw_rows": len(lines), "expected_loaded_rows": 10, "sha256": sha,
-                 "precedence": 1, "release_wave": 2})
-    with open(manifest_dir / "source_manifest.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    db = tmp_path / "variant.duckdb"
-    shutil.copy2(warehouse.db, db)
-    cfg = Settings(raw_dir=raw, db_path=db, manifest_dir=manifest_dir, out_dir=tmp_path / "bundle", target="duckdb")
-    cfg.work_dir.mkdir(parents=True, exist_ok=True)
-    # the pre-flight audit of the session build, with the new file in place of the demo's kind-E file
-    audit_file = warehouse.db.parent / f".{warehouse.db.stem}.build" / "source_audit.csv"
-    with open(audit_file, newline="", encoding="utf-8") as handle:
-        audits = [a for a in csv.DictReader(handle) if a["source_label"] in {r["source_label"] for r in rows}]
-    audits.append({"source_label": "other_second_judge", "relative_path": rel, "file_exists": "true",
-                   "size_bytes": (raw / rel).stat().st_size, "sha256": sha, "raw_lines": len(lines)})
-    with open(cfg.work_dir / "source_audit.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(audits[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(audits)
-    select = ("source_audit stg_second_judge__parsed stg_registry__model_names stg_second_judge__audited "
-              "stg_second_judge__annotations int_second_judge_pairs second_judge_agreement second_judge_confusion "
-              "second_judge_cell_rates stg_raw__quarantine raw_reconciliation claim_values claim_ledger")
-    # one dbt invocation (its start-up dominates): reload the lockfile seed, rebuild the kind-E chain
-    dbt_runner.run_dbt(cfg, db, ["build", "--select", "source_manifest " + select,
-                                 "--exclude", "test_type:data", "test_type:unit"], quiet=True)
-    variant = type(warehouse)(db, raw, manifest_dir)
+    file (tests/marts/conftest.py `handmade`): agreement 8/10, kappa = (0.8 - 0.5)
+    / (1 - 0.5) = 0.6 by hand, its Fleiss-Cohen-Everitt SE sqrt(0.16 / 0.25 / 10)
+    = 0.2530; the bad lines are quarantined, the out-of-scope model excluded, and
+    the counts reconcile; with a lockfile that is not the demo's no ledger claim
+    is by construction."""
+    variant = handmade.built()
     overall = variant.df("select * from second_judge_agreement where grouping = 'overall'")
     assert list(overall.second_judge_model) == ["other-judge-1"]
     assert overall.n[0] == 10 and overall.agreement_pct[0] == pytest.approx(80.0)
