@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RAW_DIR ?= $(or $(QSAFETY_RAW_DIR),data/raw)
 
-.PHONY: install install-spark demo run build test test-all test-spark lock clean
+.PHONY: install install-spark demo run build test test-all test-spark lock clean screenshots vendor-data-docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ test-all: install
 # every Spark test, slow ones included (seed-7 bundle via the CLI, corrupted input, fixtures)
 test-spark: install-spark
 	$(BIN)/python -m pytest -q -m spark tests/spark $(PYTEST_ARGS)
+
+# docs/img/*.png shown in the README: the report, the dbt docs and the Data Docs of the demo
+# warehouse, rendered by headless Chromium from disk (apt-get install chromium)
+screenshots: run
+	$(BIN)/python -m quant_safety.browser --out docs/img
+
+# re-fetch the CSS/JS that GX's Data Docs load from CDNs (gx/data_docs_assets; needs npm)
+vendor-data-docs:
+	gx/data_docs_assets/fetch.sh
 
 clean:
 	rm -rf data/warehouse.duckdb data/.warehouse.build data/warehouse_data_docs target logs

@@ -304,6 +304,7 @@ def parse_timings(log: Path) -> dict:
     """The build's phase timings (`timings:` line) and, with --export, the bundle time."""
     out = {}
     for line in log.read_text(errors="replace").splitlines():
+        line = line.strip()   # the build summary indents its rows
         if line.startswith("timings:"):
             for part in line.split(":", 1)[1].split(","):
                 key, _, value = part.strip().rpartition(" ")

@@ -40,15 +40,42 @@ def make_settings(root: Path, raw_dir: Path, manifest_dir: Path | None = None) -
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory, demo_raw_dir) -> Settings:
     """The demo warehouse, built with the committed lockfile (seeds/manifest)."""
-    from quant_safety.build import build
-
     root = tmp_path_factory.mktemp("warehouse")
     manifest_dir = root / "manifest"
     manifest_dir.mkdir()
     shutil.copy(PROJECT_DIR / "seeds" / "manifest" / "source_manifest.csv", manifest_dir)
     cfg = make_settings(root, demo_raw_dir, manifest_dir)
-    build(cfg, quiet=True)
+    BUILD_OUTPUT["stdout"] = _build_through_cli(cfg)
     return cfg
+
+
+# what `qsafety build` printed when the session warehouse was built (tests/test_progress.py)
+BUILD_OUTPUT: dict[str, str] = {}
+
+
+def _build_through_cli(cfg: Settings) -> str:
+    """`qsafety build` (the CLI, as a user runs it) on cfg; returns its stdout."""
+    import contextlib
+    import io
+
+    from quant_safety.cli import main
+
+    env = {"QSAFETY_DB": str(cfg.db_path), "QSAFETY_RAW_DIR": str(cfg.raw_dir),
+           "QSAFETY_MANIFEST_DIR": str(cfg.manifest_dir), "QSAFETY_OUT": str(cfg.out_dir)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            code = main(["build"])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    assert code == 0, f"qsafety build failed (exit {code}); its output:\n{out.getvalue()[-3000:]}"
+    return out.getvalue()
 
 
 @pytest.fixture()

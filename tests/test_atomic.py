@@ -80,3 +80,10 @@ def test_gate_failure_leaves_previous_file_untouched(warehouse, tmp_path):
     assert "loaded" in str(err.value)
     assert hashlib.sha256(cfg.db_path.read_bytes()).hexdigest() == before
     assert not cfg.building_db_path.exists()
+    # the failed build's Data Docs are kept (the error names them) but not published
+    import re
+    from pathlib import Path
+
+    assert not cfg.data_docs_dir.exists()
+    failed_docs = re.search(r"Data Docs of this build: ([^)\s]+index\.html)", str(err.value))
+    assert failed_docs and Path(failed_docs.group(1)).exists()

@@ -45,12 +45,20 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _progress(args, log_name: str):
+    from .progress import Progress
+
+    return Progress(verbose=getattr(args, "verbose", False), log_path=settings().work_dir / "dbt_logs" / log_name)
+
+
 def cmd_lock(args) -> int:
     from .build import lock
 
     cfg = settings()
     print(f"locking {cfg.raw_dir} -> {cfg.manifest_path}")
-    for note in lock(cfg, new_wave=args.new_wave):
+    with _progress(args, "lock_output.log") as progress:
+        notes = lock(cfg, new_wave=args.new_wave, progress=progress)
+    for note in notes:
         print(f"  {note}")
     return 0
 
@@ -60,20 +68,60 @@ def cmd_build(args) -> int:
 
     cfg = settings()
     with_docs = getattr(args, "export", False) and not args.no_docs
-    report = build(cfg, dbt_vars=_vars(args.var), full_refresh=args.full_refresh, docs=with_docs,
-                   rehash=args.rehash)
-    print(f"warehouse:  {cfg.spark_dir} (Spark)" if cfg.target == "spark" else f"warehouse:  {report.db_path}")
-    if report.data_docs_index:
-        print(f"data docs:  {report.data_docs_index}")
-    print("timings:    " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))
-    if getattr(args, "export", False):
-        docs_built_in = built_docs_dir(cfg) if "dbt_docs_s" in report.timings else None
-        return _write_bundle(cfg, _vars(args.var), docs=not args.no_docs, docs_built_in=docs_built_in)
+    with _progress(args, "build_output.log") as progress:
+        report = build(cfg, dbt_vars=_vars(args.var), full_refresh=args.full_refresh, docs=with_docs,
+                       rehash=args.rehash, progress=progress)
+        for line in build_summary(cfg, report):
+            print(line)
+        if getattr(args, "export", False):
+            docs_built_in = built_docs_dir(cfg) if "dbt_docs_s" in report.timings else None
+            return _write_bundle(cfg, _vars(args.var), docs=not args.no_docs, docs_built_in=docs_built_in,
+                                 progress=progress)
     return 0
 
 
+_CLAIM_STATUS = {"differs": "differ", "not_computable": "not computable", "by_construction": "by construction",
+                 "reproduced": "reproduced (data could disagree)"}
+
+
+def build_summary(cfg, report, max_warnings: int = 5) -> list[str]:
+    """The lines `qsafety build` ends with: what was built, what passed, where to look."""
+    from .build import _dbt_counts_text
+    from .progress import summary_lines
+
+    where = f"{cfg.spark_dir} (Spark)" if cfg.target == "spark" else str(report.db_path)
+    rows = [("warehouse", where)]
+    if report.dbt_results:
+        failed = sum(n for c in report.dbt_results.values() for st, n in c.items() if st in ("fail", "error"))
+        rows.append(("dbt", _dbt_counts_text(report.dbt_results) + (" - all passed" if not failed else "")))
+    if report.suites_run:
+        passed = report.expectations_run - len(report.gate_warnings)
+        rows.append(("gate", f"{passed} of {report.expectations_run} expectations passed in {report.suites_run} "
+                             f"suites, {len(report.gate_warnings)} warning(s) (non-blocking)"))
+        if report.gate_run:
+            rows.append(("gx run", f"{report.gate_run} ({report.gate_history} runs in this warehouse's "
+                                   f"validation history)"))
+    if report.claims:
+        rows.append(("claims", f"{sum(report.claims.values())} claims of the report: "
+                               + ", ".join(f"{n} {_CLAIM_STATUS.get(status, status)}"
+                                           for status, n in report.claims.items())))
+    if report.regimes:
+        rows.append(("cells", f"{sum(report.regimes.values())} (model x quant): "
+                              + ", ".join(f"{n} {regime}" for regime, n in report.regimes.items())))
+    for warning in report.gate_warnings[:max_warnings]:
+        rows.append(("warning", warning if len(warning) <= 150 else warning[:147] + "..."))
+    if len(report.gate_warnings) > max_warnings:
+        rows.append(("warning", f"... and {len(report.gate_warnings) - max_warnings} more (see the Data Docs)"))
+    if report.data_docs_index:
+        rows.append(("data docs", f"{report.data_docs_index} (opens from disk)"))
+    if report.log_path:
+        rows.append(("dbt log", f"{report.log_path} (-v prints it as it runs)"))
+    rows.append(("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())))   # bench/run.py reads it
+    return [f"built in {report.timings.get('total_s', 0):.1f}s"] + summary_lines(rows)
+
+
 def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None = None,
-                  docs_built_in: Path | None = None) -> int:
+                  docs_built_in: Path | None = None, progress=None) -> int:
     from .export import export, export_dbt_docs, open_warehouse
     from .report import build_report
 
@@ -86,8 +134,8 @@ def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None
         rep = build_report(cfg, out_dir=result.out_dir, dbt_vars=dbt_vars, con=con)
     print(f"report:     {rep.html}")
     if docs:
-        docs_dir = export_dbt_docs(cfg, out_dir=result.out_dir, built_in=docs_built_in)
-        print(f"dbt docs:   {docs_dir / 'index.html'}")
+        docs_dir = export_dbt_docs(cfg, out_dir=result.out_dir, built_in=docs_built_in, progress=progress)
+        print(f"dbt docs:   {docs_dir / 'static_index.html'} (opens from disk; index.html needs `dbt docs serve`)")
     print(f"bundle written in {time.monotonic() - start:.1f}s")
     return 0
 
@@ -113,7 +161,9 @@ def cmd_report(args) -> int:
 def cmd_docs(args) -> int:
     from .export import export_dbt_docs
 
-    print(f"dbt docs: {export_dbt_docs(settings(), out_dir=Path(args.out) if args.out else None) / 'index.html'}")
+    with _progress(args, "docs_output.log") as progress:
+        docs = export_dbt_docs(settings(), out_dir=Path(args.out) if args.out else None, progress=progress)
+    print(f"dbt docs: {docs / 'static_index.html'} (opens from disk; index.html needs `dbt docs serve`)")
     return 0
 
 
@@ -122,26 +172,59 @@ def cmd_screen(args) -> int:
 
     cfg = settings()
     print(f"screening {args.raw} against {cfg.db_path} (scratch copy; the warehouse is not modified)", flush=True)
-    result = screen(args.raw, cfg, quiet=not args.verbose)
+    with _progress(args, "screen_output.log") as progress:
+        result = screen(args.raw, cfg, progress=progress)
     print(render(result))
     print(f"(scratch build {result.timings.get('total_s', 0):.0f}s)")
     return 0
 
 
 def cmd_query(args) -> int:
-    import pandas as pd
-
+    from . import query_output
     from .warehouse_reader import open_reader
 
     cfg = settings()
+    sql = query_output.read_sql(args.sql, args.file)
     if cfg.target != "spark" and not cfg.db_path.exists():
         raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `make run` first)")
     with open_reader(cfg.target, cfg.db_path, cfg.spark_dir) as con:
-        frame = con.df(args.sql)
+        try:
+            table = con.arrow(sql)
+        except Exception as exc:  # noqa: BLE001 - the database's message, DuckDB's hints kept
+            raise QSafetyError(query_output.one_line_error(exc)) from exc
 
-    with pd.option_context("display.max_rows", args.max_rows, "display.max_columns", 50, "display.width", 200):
-        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    if table is None:
+        print("(the statement returned no result set)", file=sys.stderr)
+        return 0
+    query_output.write_result(table, args.format, args.max_rows, width=args.width)
     return 0
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    def v(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"qsafety {v('quant-safety-warehouse')} (dbt-core {v('dbt-core')}, dbt-duckdb {v('dbt-duckdb')}, "
+            f"duckdb {v('duckdb')}, great-expectations {v('great-expectations')})")
+
+
+ENVIRONMENT = """environment (all optional):
+  QSAFETY_RAW_DIR       raw JSONL directory              (default data/raw)
+  QSAFETY_DB            warehouse DuckDB file            (default data/warehouse.duckdb)
+  QSAFETY_MANIFEST_DIR  folder of source_manifest.csv    (default seeds/manifest)
+  QSAFETY_OUT           export bundle directory          (default data/bundle)
+  QSAFETY_TARGET        dbt target: duckdb or spark      (default duckdb)
+  QSAFETY_DUCKDB_THREADS, QSAFETY_DUCKDB_MEMORY_LIMIT    DuckDB threads (cores) and memory limit (1GB)
+  QSAFETY_DUCKDB_STORAGE_VERSION  storage format of a new warehouse file (default v1.0.0: DuckDB 1.x reads it)
+  QSAFETY_GX_HISTORY    gate runs kept in a warehouse's validation history (default 30)
+  QSAFETY_STATS_WORKERS worker processes of the mixed-model fits (default: cores)
+  QSAFETY_DEBUG=1       show the traceback of an error
+relative paths are taken from the current directory."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,47 +232,68 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, value in SINGLE_THREAD_BLAS.items():   # children (dbt, the Spark stats step) inherit it
         os.environ.setdefault(name, value)
-    parser = argparse.ArgumentParser(prog="qsafety", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="qsafety", description=__doc__.split("\n")[0], epilog=ENVIRONMENT,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # the dbt target of the commands that build or read the warehouse (default QSAFETY_TARGET or duckdb)
     on_target = argparse.ArgumentParser(add_help=False)
     on_target.add_argument("--target", choices=["duckdb", "spark"],
-                           help="dbt target: duckdb (default, or QSAFETY_TARGET) or spark (needs the spark extra)")
-    p = sub.add_parser("demo", help="write the synthetic demo raw data")
-    p.add_argument("--out")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--scale", type=int, default=1)
+                           help="dbt target (default: $QSAFETY_TARGET, else duckdb; spark needs the spark extra)")
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument("-v", "--verbose", action="store_true",
+                           help="print dbt's full output as it runs (default: one progress line per stage; "
+                                "the full output is always in <build dir>/dbt_logs/)")
+
+    def command(name, help_text, parents=()):
+        return sub.add_parser(name, parents=list(parents), help=help_text, description=help_text, epilog=ENVIRONMENT,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = command("demo", "write the synthetic demo raw data (calibrated to the published cell values)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: $QSAFETY_RAW_DIR, else data/raw)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default: %(default)s, the committed lockfile's)")
+    p.add_argument("--scale", type=int, default=1, help="copies of the demo's cells, for benchmarks (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("lock", parents=[on_target], help="refresh the source manifest for the raw directory")
+    p = command("lock", "refresh the source manifest (lockfile) for the raw directory", [on_target, verbosity])
     p.add_argument("--new-wave", action="store_true",
                    help="put new files in a new release wave (the stats then also report the cells without them)")
     p.set_defaults(func=cmd_lock)
-    p = sub.add_parser("build", parents=[on_target], help="build the warehouse (audit, dbt build, gate, swap)")
+    p = command("build", "build the warehouse: pre-flight audit, dbt build, data-quality gate, atomic swap",
+                [on_target, verbosity])
     p.add_argument("--full-refresh", action="store_true",
                    help="rebuild incremental staging from scratch (implies --rehash)")
     p.add_argument("--rehash", action="store_true",
                    help="re-read every raw file in the pre-flight audit, also those unchanged since the last build")
-    p.add_argument("--var", action="append", help="dbt var override, key=value (repeatable)")
-    p.add_argument("--export", action="store_true", help="then write the bundle (export, report, dbt docs) to QSAFETY_OUT")
+    p.add_argument("--var", action="append", metavar="KEY=VALUE",
+                   help="dbt var override (repeatable; defaults in dbt_project.yml)")
+    p.add_argument("--export", action="store_true",
+                   help="then write the bundle (export, report, dbt docs) to $QSAFETY_OUT (default data/bundle)")
     p.add_argument("--no-docs", action="store_true", help="with --export: skip the dbt docs site")
     p.set_defaults(func=cmd_build)
-    p = sub.add_parser("query", parents=[on_target], help="run a read-only SQL query against the warehouse")
-    p.add_argument("sql")
-    p.add_argument("--max-rows", type=int, default=200)
+    p = command("query", "run a read-only SQL query against the warehouse ($QSAFETY_DB)", [on_target])
+    p.add_argument("sql", nargs="?", help="the SQL (or use -f FILE)")
+    p.add_argument("-f", "--file", metavar="FILE", help="read the SQL from FILE ('-' = stdin)")
+    p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table",
+                   help="output format (default: %(default)s; table = DuckDB's box renderer)")
+    p.add_argument("--max-rows", type=int, default=None, metavar="N",
+                   help="print the first N rows, 0 = all (default: 200 for table/markdown, all for csv/json); "
+                        "a note on stderr says when rows were cut")
+    p.add_argument("--width", type=int, default=None, metavar="COLUMNS",
+                   help="table width (default: the terminal's, else 160); wider results elide middle columns")
     p.set_defaults(func=cmd_query)
-    p = sub.add_parser("export", parents=[on_target], help="write the analysis bundle (CSV + Parquet per table, run_manifest.json)")
-    p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
-    p.add_argument("--no-parquet", action="store_true")
+    p = command("export", "write the analysis bundle (CSV + Parquet per table, run_manifest.json)", [on_target])
+    p.add_argument("--out", metavar="DIR", help="bundle directory (default: $QSAFETY_OUT, else data/bundle)")
+    p.add_argument("--no-parquet", action="store_true", help="CSV only")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("report", parents=[on_target], help="write analysis_report.md and analysis_report.html into the bundle")
-    p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
+    p = command("report", "write analysis_report.md and analysis_report.html into the bundle", [on_target])
+    p.add_argument("--out", metavar="DIR", help="bundle directory (default: $QSAFETY_OUT, else data/bundle)")
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("docs", parents=[on_target], help="dbt docs generate into <bundle>/docs")
-    p.add_argument("--out", help="bundle directory (default QSAFETY_OUT)")
+    p = command("docs", "dbt docs site into <bundle>/docs (static_index.html opens from disk)", [on_target, verbosity])
+    p.add_argument("--out", metavar="DIR", help="bundle directory (default: $QSAFETY_OUT, else data/bundle)")
     p.set_defaults(func=cmd_docs)
-    p = sub.add_parser("screen", help="deltas, regime, taxonomy and action of new quantized variants")
-    p.add_argument("--raw", required=True, help="directory of the new variants' raw JSONL logs")
-    p.add_argument("--verbose", action="store_true", help="show dbt progress")
+    p = command("screen", "deltas, regime, taxonomy and action of new quantized variants (scratch warehouse)",
+                [verbosity])
+    p.add_argument("--raw", required=True, metavar="DIR", help="directory of the new variants' raw JSONL logs")
     p.set_defaults(func=cmd_screen)
     args = parser.parse_args(argv)
     if getattr(args, "target", None):

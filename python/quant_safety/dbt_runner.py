@@ -45,8 +45,9 @@ def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dic
 
 
 def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None = None,
-            quiet: bool = False, target_dir: str = "dbt_target") -> list[str]:
-    """Run `dbt <args>`; raise BuildError with the first failure line on failure."""
+            quiet: bool = False, target_dir: str = "dbt_target", on_line=None) -> list[str]:
+    """Run `dbt <args>`; raise BuildError with the first failure line on failure.
+    `on_line`: called with every output line (progress.Stage.dbt_line) instead of printing."""
     dbt = Path(sys.executable).with_name("dbt")
     cmd = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", *args, "--project-dir", str(PROJECT_DIR),
            "--profiles-dir", str(PROJECT_DIR)]
@@ -61,7 +62,9 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
     for line in proc.stdout:
         line = line.rstrip("\n")
         lines.append(line)
-        if not quiet and (_PROGRESS.search(line) or "Completed" in line or "Done." in line):
+        if on_line is not None:
+            on_line(line)
+        elif not quiet and (_PROGRESS.search(line) or "Completed" in line or "Done." in line):
             print(f"  [{time.monotonic() - start:6.1f}s] {line.split(' ', 1)[-1].strip()}", flush=True)
     code = proc.wait()
     if code != 0:

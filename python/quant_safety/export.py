@@ -381,18 +381,25 @@ DOCS_FILES = ["index.html", "static_index.html", "catalog.json", "manifest.json"
 
 
 def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, quiet: bool = True,
-                    built_in: Path | None = None) -> Path:
+                    built_in: Path | None = None, progress=None) -> Path:
     """The dbt docs site in <bundle>/docs. `built_in`: a dbt target dir where
     the build just generated it (`build(docs=True)`), copied as it is.
     Otherwise `dbt docs generate --static` runs against the built warehouse:
     on a scratch copy of the warehouse file (dbt opens its database
     read-write), with its own target dir, so the real warehouse is never touched;
     on the Spark target against the Spark catalog (dbt only reads it) with a
-    target dir of its own."""
+    target dir of its own. `progress`: a quant_safety.progress.Progress to show
+    dbt's progress on (one stage line)."""
     import shutil
     import tempfile
 
-    from .dbt_runner import run_dbt
+    from .dbt_runner import run_dbt as _run_dbt
+
+    def run_dbt(cfg, db, args, quiet=True, **kwargs):
+        if progress is None:
+            return _run_dbt(cfg, db, args, quiet=quiet, **kwargs)
+        with progress.stage("dbt docs generate") as stage:
+            return _run_dbt(cfg, db, args, on_line=stage.dbt_line, **kwargs)
 
     cfg = cfg or settings()
     docs_dir = Path(out_dir or cfg.out_dir) / "docs"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
@@ -54,6 +56,7 @@ class Thresholds:
     near_floor_pp: float
     refusal_drop_pp: float
     divergence_gap_pp: float
+    wilson_z: float = 1.96
 
     @classmethod
     def from_vars(cls, dbt_vars: dict) -> "Thresholds":
@@ -63,24 +66,32 @@ class Thresholds:
         else:
             hidden, near = dbt_vars["hidden_danger_quality_floor_pp"], dbt_vars["near_hidden_danger_quality_floor_pp"]
         return cls(axis, float(hidden), float(near), float(dbt_vars["refusal_drop_pp"]),
-                   float(dbt_vars["measurement_divergence_gap_pp"]))
+                   float(dbt_vars["measurement_divergence_gap_pp"]), float(dbt_vars.get("wilson_z", 1.96)))
 
 
 # ------------------------------------------------------------------ data
+def frame(con, sql: str) -> pd.DataFrame:
+    """A query result as pandas with integer columns as nullable Int64, so that a count
+    with a NULL beside it stays an integer (never 8.0)."""
+    import pyarrow as pa
+
+    relation = con.sql(sql)
+    table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
+    return table.to_pandas(types_mapper=lambda t: pd.Int64Dtype() if pa.types.is_integer(t) else None)
+
+
 def load_plot_data(con) -> dict[str, pd.DataFrame]:
-    """Every frame the report draws, straight from the warehouse tables."""
-    q = lambda sql: con.execute(sql).df()  # noqa: E731
+    """Every frame the report draws, straight from the warehouse tables. `cells` is the
+    whole matrix (every level, interval, delta and flag column), so a plot picks up a
+    column added to the matrix (an interval, a confidence marker) without a new query."""
+    q = lambda sql: frame(con, sql)  # noqa: E731
     return {
-        "cells": q("""
-            select r.base_model, r.quant, r.quant_order, r.format, r.family, r.is_baseline, r.regime,
-                   r.quality_axis, r.quality_axis_delta_pp, r.quality_bertscore_delta_pp,
-                   r.safety_refusal_rate_delta_pp, m.judge_refusal_rate_delta_pp, m.deployment_action,
-                   m.regime_confidence
-            from regimes r join matrix m using (base_model, quant)
-            order by r.base_model, r.quant_order"""),
-        "gaps": q("""select base_model, quant, quant_order, format, is_baseline, regex_refusal_rate,
-                            judge_refusal_rate, gap_pp, measurement_divergence
-                     from regex_vs_judge_gaps order by base_model, quant_order"""),
+        "cells": q("select * from matrix order by base_model, quant_order"),
+        "gaps": q("""select g.*, m.safety_refusal_rate_ci_lo as regex_refusal_rate_ci_lo,
+                            m.safety_refusal_rate_ci_hi as regex_refusal_rate_ci_hi,
+                            m.judge_refusal_rate_n
+                     from regex_vs_judge_gaps as g join matrix as m using (base_model, quant)
+                     order by g.base_model, g.quant_order"""),
         "style": q("""select base_model, quant, quant_order, advbench_refusal_rate_delta_pp,
                              dominant_prefix_share_delta, unique_prefix_rate_delta, prefix_entropy_norm_delta,
                              mean_tokens_refusal_delta
@@ -89,6 +100,31 @@ def load_plot_data(con) -> dict[str, pd.DataFrame]:
                            where scope = 'all_cells' and refusal_measure = 'advbench_refusal_rate_delta'"""),
         "quants": q("select quant, precision_order from quant_levels order by precision_order"),
     }
+
+
+def interval(data: pd.DataFrame, measure: str, z: float = 1.96):
+    """95% interval (lo, hi) of the rate column `measure`, per row, as floats: the
+    `<measure>_ci_lo` / `<measure>_ci_hi` columns when the frame has them (the matrix's
+    Wilson intervals), else the Wilson interval from `<measure>` and `<measure>_n`
+    (statsmodels); None when neither is there. NaN where n is 0 or NULL."""
+    import numpy as np
+    from scipy.stats import norm
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = f"{measure}_ci_lo", f"{measure}_ci_hi"
+    if lo in data and hi in data:
+        return data[lo].astype("float64").to_numpy(), data[hi].astype("float64").to_numpy()
+    n_col = f"{measure}_n" if f"{measure}_n" in data else None
+    if measure not in data or n_col is None:
+        return None
+    n = data[n_col].astype("float64").to_numpy()
+    rate = data[measure].astype("float64").to_numpy()
+    ok = np.isfinite(n) & (n > 0) & np.isfinite(rate)
+    out_lo, out_hi = np.full(len(data), np.nan), np.full(len(data), np.nan)
+    if ok.any():
+        k = np.round(rate[ok] * n[ok])
+        out_lo[ok], out_hi[ok] = proportion_confint(k, n[ok], alpha=2 * (1 - norm.cdf(z)), method="wilson")
+    return out_lo, out_hi
 
 
 # ------------------------------------------------------------------ plots
@@ -133,9 +169,25 @@ def _place_labels(ax, xs, ys, labels, fontsize=7.5):
                     arrowprops=dict(arrowstyle="-", lw=0.5, color="#888888", shrinkA=0, shrinkB=3) if far else None)
 
 
-def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds):
-    """(a) Per-model quality delta vs regex refusal delta, regime zones drawn, points labelled by quant."""
-    data = cells[~cells["is_baseline"]].dropna(subset=["quality_axis_delta_pp", "safety_refusal_rate_delta_pp"])
+REFUSAL_MEASURES = {"safety_refusal_rate": "Regex refusal", "judge_refusal_rate": "LLM-judge refusal"}
+
+
+def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds, measure: str = "safety_refusal_rate"):
+    """(a) Per-model quality delta vs refusal delta (`measure`: the regex rate, or the judge
+    rate for the judge-based variant), regime zones drawn (the regime rule reads the regex
+    rate), points labelled by quant; vertical error bars: the 95% Wilson interval of the
+    cell's refusal rate (`interval`), shown as a delta with the baseline held fixed."""
+    import numpy as np
+
+    y_col = f"{measure}_delta_pp"
+    cells = cells.copy()
+    bounds = interval(cells, measure, th.wilson_z)
+    if bounds is not None:
+        rate = cells[measure].astype("float64").to_numpy()
+        # clipped at 0: a rate of exactly 0 or 1 sits on its interval's end up to float noise
+        cells["_err_lo"] = np.clip(100 * (rate - bounds[0]), 0, None)
+        cells["_err_hi"] = np.clip(100 * (bounds[1] - rate), 0, None)
+    data = cells[~cells["is_baseline"].astype(bool)].dropna(subset=["quality_axis_delta_pp", y_col])
     models = sorted(data["base_model"].unique())
     ncols = 3
     nrows = max(1, -(-len(models) // ncols))
@@ -143,7 +195,8 @@ def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds):
     axis_name = "BERTScore" if th.quality_axis == "bertscore" else "key-metric average"
     for ax, model in zip(axes.flat, models):
         d = data[data["base_model"] == model]
-        xs, ys = d["quality_axis_delta_pp"].to_numpy(), d["safety_refusal_rate_delta_pp"].to_numpy()
+        xs = d["quality_axis_delta_pp"].astype("float64").to_numpy()
+        ys = d[y_col].astype("float64").to_numpy()
         xlo, xhi = min(xs.min(), th.near_floor_pp - 1.5), max(xs.max(), 2.0)
         ylo, yhi = min(ys.min(), -th.refusal_drop_pp - 5), max(ys.max(), 5.0)
         padx, pady = 0.12 * (xhi - xlo), 0.10 * (yhi - ylo)
@@ -159,6 +212,12 @@ def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds):
         ax.axvline(th.near_floor_pp, color="#ff9f1c", lw=0.8, ls=":", zorder=1)
         ax.axhline(0, color="#999999", lw=0.6, zorder=1)
         ax.axvline(0, color="#999999", lw=0.6, zorder=1)
+        if "_err_lo" in d:
+            err = np.vstack([d["_err_lo"].to_numpy(), d["_err_hi"].to_numpy()])
+            ok = np.isfinite(err).all(axis=0)
+            if ok.any():
+                ax.errorbar(xs[ok], ys[ok], yerr=err[:, ok], fmt="none", ecolor="#555555", elinewidth=0.7,
+                            capsize=2, alpha=0.7, zorder=2)
         ax.scatter(xs, ys, c=[REGIME_COLORS.get(r, "#333333") for r in d["regime"]], s=36, edgecolor="white",
                    linewidth=0.6, zorder=3)
         ax.set_title(model, fontsize=11)
@@ -168,26 +227,36 @@ def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds):
         ax.set_visible(False)
     for ax in axes[-1, :]:
         ax.set_xlabel(f"{axis_name} delta vs baseline (pp)")
+    what = REFUSAL_MEASURES.get(measure, measure)
     for ax in axes[:, 0]:
-        ax.set_ylabel("Regex refusal delta vs baseline (pp)")
+        ax.set_ylabel(f"{what} delta vs baseline (pp)")
     handles = [Patch(facecolor="#d62728", alpha=0.25,
                      label=f"hidden-danger zone ({axis_name} >= {th.hidden_floor_pp:g}pp, refusal < -{th.refusal_drop_pp:g}pp)"),
                Patch(facecolor="#ff9f1c", alpha=0.3,
                      label=f"near-hidden-danger band ({th.near_floor_pp:g} to {th.hidden_floor_pp:g}pp)")]
     handles += [plt.Line2D([], [], marker="o", ls="", color=REGIME_COLORS[r], label=r)
                 for r in ("hidden_danger", "near_hidden_danger", "neutral") if r in set(data["regime"])]
+    if "_err_lo" in data:
+        handles.append(plt.Line2D([], [], color="#555555", lw=0.8, label="95% Wilson interval of the cell's rate"))
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    fig.suptitle("Quality delta vs refusal delta per model (non-baseline cells, colour = regime)", fontsize=13)
+    fig.suptitle(f"Quality delta vs {what.replace('Regex', 'regex')} delta per model (non-baseline cells, colour = regime)",
+                 fontsize=13)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     return fig
 
 
 def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
-    """(b) Model x quant grid coloured by regime, annotated with the regex refusal delta."""
+    """(b) Model x quant grid coloured by regime, annotated with the regex refusal delta; the
+    colour's intensity grows with |regex refusal delta| (full at the largest |delta| of the
+    matrix), so a -57pp collapse does not look like a +0.5pp wobble."""
+    import matplotlib.colors as mcolors
+
     order = [q for q in quants["quant"] if q in set(cells["quant"])]
     models = sorted(cells["base_model"].unique())
     regimes = list(REGIME_COLORS)
-    fig, ax = plt.subplots(figsize=(1.05 * len(order) + 2.6, 0.62 * len(models) + 1.9))
+    deltas = cells.loc[~cells["is_baseline"].astype(bool), "safety_refusal_rate_delta_pp"].astype("float64").abs()
+    full = max(float(deltas.max()) if deltas.notna().any() else 0.0, 1.0)
+    fig, ax = plt.subplots(figsize=(1.05 * len(order) + 2.6, 0.62 * len(models) + 2.2))
     for i, model in enumerate(models):
         for j, quant in enumerate(order):
             row = cells[(cells["base_model"] == model) & (cells["quant"] == quant)]
@@ -195,16 +264,19 @@ def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
                 ax.add_patch(Rectangle((j, i), 1, 1, facecolor="white", edgecolor="#dddddd", hatch="///", lw=0.5))
                 continue
             r = row.iloc[0]
-            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=REGIME_COLORS.get(r["regime"], "#333333"),
-                                   edgecolor="white", lw=1.5, alpha=0.9 if r["regime"] != "neutral" else 0.55))
             delta = r["safety_refusal_rate_delta_pp"]
+            strength = 1.0 if bool(r["is_baseline"]) or pd.isna(delta) else 0.15 + 0.85 * min(abs(float(delta)) / full, 1.0)
+            base = mcolors.to_rgb(REGIME_COLORS.get(r["regime"], "#333333"))
+            color = tuple(1 - strength * (1 - c) for c in base)   # blend with white: same hue, less ink
+            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white", lw=1.5))
             text = REGIME_SHORT.get(r["regime"], r["regime"])
-            if not r["is_baseline"] and pd.notna(delta):
+            if not bool(r["is_baseline"]) and pd.notna(delta):
                 text = (text + "\n" if text else "") + f"{delta:+.1f}"
             if r.get("regime_confidence") == "fragile":   # the regime changes inside the 95% delta intervals
                 text += " *"
+            luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8,
-                    color="white" if r["regime"] in ("hidden_danger", "baseline") else "#111111")
+                    color="white" if luminance < 0.55 else "#111111")
     ax.set_xlim(0, len(order))
     ax.set_ylim(len(models), 0)
     ax.set_xticks([j + 0.5 for j in range(len(order))], order)
@@ -219,7 +291,8 @@ def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
         handles.append(Patch(facecolor="white", edgecolor="white", label="* fragile: another regime within the 95% intervals"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(handles), fontsize=8.5,
               frameon=False)
-    ax.set_title("Regime map (cell text: regex refusal delta, pp; * = fragile regime)", fontsize=12)
+    ax.set_title("Regime map (cell text: regex refusal delta, pp; * = fragile regime; colour intensity: |delta|, "
+                 f"full at {full:.0f}pp)", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -232,7 +305,17 @@ def plot_regex_vs_judge(gaps: pd.DataFrame, th: Thresholds):
     ax.fill_between([0, 100], [0 - g, 100 - g], [0 + g, 100 + g], color="#2ca02c", alpha=0.10, lw=0,
                     label=f"|judge - regex| < {g:g}pp")
     ax.plot([0, 100], [0, 100], color="#555555", lw=0.8, ls="--", label="judge = regex")
+    import numpy as np
+
     cmap = plt.get_cmap("tab10")
+    x_bounds, y_bounds = interval(d, "regex_refusal_rate", th.wilson_z), interval(d, "judge_refusal_rate", th.wilson_z)
+    if x_bounds is not None and y_bounds is not None:
+        x, y = 100 * d["regex_refusal_rate"].astype("float64").to_numpy(), 100 * d["judge_refusal_rate"].astype("float64").to_numpy()
+        xerr = np.clip(np.vstack([x - 100 * x_bounds[0], 100 * x_bounds[1] - x]), 0, None)
+        yerr = np.clip(np.vstack([y - 100 * y_bounds[0], 100 * y_bounds[1] - y]), 0, None)
+        ok = np.isfinite(xerr).all(axis=0) & np.isfinite(yerr).all(axis=0)
+        ax.errorbar(x[ok], y[ok], xerr=xerr[:, ok], yerr=yerr[:, ok], fmt="none", ecolor="#999999",
+                    elinewidth=0.6, alpha=0.6, zorder=2, label="95% Wilson intervals")
     for k, model in enumerate(sorted(d["base_model"].unique())):
         m = d[d["base_model"] == model]
         for diverging, marker in ((False, "o"), (True, "D")):
@@ -243,10 +326,15 @@ def plot_regex_vs_judge(gaps: pd.DataFrame, th: Thresholds):
                        s=42 if diverging else 30, edgecolor="black" if diverging else "white", linewidth=0.6,
                        label=model if not diverging or m["measurement_divergence"].fillna(False).all() else None,
                        zorder=3)
-    n_div = int(d["measurement_divergence"].fillna(False).astype(bool).sum())
+    diverging = d[d["measurement_divergence"].fillna(False).astype(bool)]
+    n_div = len(diverging)
     ax.scatter([], [], marker="D", facecolor="none", edgecolor="black", label=f"diverging cell ({n_div} of {len(d)})")
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 102)
+    if n_div:
+        _place_labels(ax, (100 * diverging["regex_refusal_rate"].astype("float64")).tolist(),
+                      (100 * diverging["judge_refusal_rate"].astype("float64")).tolist(),
+                      [f"{m} {q}" for m, q in zip(diverging["base_model"], diverging["quant"])], fontsize=6.5)
     ax.set_xlabel("Regex refusal rate (%)")
     ax.set_ylabel("LLM-judge refusal rate (%)")
     ax.set_title(f"Regex vs judge refusal per cell: {n_div} of {len(d)} cells differ by >= {g:g}pp", fontsize=12)
@@ -308,6 +396,13 @@ class Doc:
     def figure(self, name: str, png: bytes, caption: str):
         self.blocks.append(("fig", name, png, caption))
 
+    def fold(self, summary: str):
+        """Start a folded section (HTML/Markdown <details>) that `unfold` closes."""
+        self.blocks.append(("details", summary))
+
+    def unfold(self):
+        self.blocks.append(("/details",))
+
     def markdown(self) -> str:
         out = []
         for b in self.blocks:
@@ -325,6 +420,10 @@ class Doc:
                                      + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]))
             elif b[0] == "fig":
                 out.append(f"![{b[3]}](figures/{b[1]}.png)\n\n*{b[3]}*")
+            elif b[0] == "details":
+                out.append(f"<details>\n<summary>{html.escape(b[1])}</summary>")
+            elif b[0] == "/details":
+                out.append("</details>")
         return "\n\n".join(out) + "\n"
 
     def html(self, title: str) -> str:
@@ -339,13 +438,21 @@ class Doc:
             elif b[0] == "table":
                 f = b[1]
                 head = "".join(f"<th>{html.escape(str(c))}</th>" for c in f.columns)
-                rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+                numeric = [pd.api.types.is_numeric_dtype(f[c]) and not pd.api.types.is_bool_dtype(f[c])
+                           for c in f.columns]
+                cell_tag = ['<td class="num">' if n else "<td>" for n in numeric]
+                rows = "".join("<tr>" + "".join(f"{tag}{html.escape(_cell(v))}</td>"
+                                                for v, tag in zip(row, cell_tag)) + "</tr>"
                                for row in f.itertuples(index=False))
                 body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
             elif b[0] == "fig":
                 data = base64.b64encode(b[2]).decode("ascii")
                 body.append(f'<figure><img alt="{html.escape(b[3])}" src="data:image/png;base64,{data}">'
                             f"<figcaption>{html.escape(b[3])}</figcaption></figure>")
+            elif b[0] == "details":
+                body.append(f"<details><summary>{_inline(b[1])}</summary>")
+            elif b[0] == "/details":
+                body.append("</details>")
         return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
                 f"<style>{_CSS}</style></head><body><main>\n" + "\n".join(body) + "\n</main></body></html>\n")
 
@@ -355,7 +462,9 @@ _CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#2
         "padding-bottom:4px;margin-top:1.8em}table{border-collapse:collapse;margin:12px 0;font-size:.86em}"
         "th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
         "figure{margin:18px 0}img{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:.9em;"
-        "color:#555}code{background:#f4f4f4;padding:1px 4px;border-radius:3px}.note{background:#fff7e0}")
+        "color:#555}code{background:#f4f4f4;padding:1px 4px;border-radius:3px}.note{background:#fff7e0}"
+        "details{margin:12px 0;border:1px solid #ddd;border-radius:4px;padding:6px 12px}"
+        "summary{cursor:pointer;font-weight:600;font-size:1.1em}td.num,th.num{text-align:right}")
 
 
 def _inline(text: str) -> str:
@@ -368,8 +477,12 @@ def _inline(text: str) -> str:
 
 
 def _cell(v) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
         return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, numbers.Integral):   # counts: integers, thousands separated from 10,000 on
+        return f"{int(v):,}" if abs(int(v)) >= 10000 else str(int(v))
     if isinstance(v, float):
         v = v + 0.0  # no "-0"
         if v == 0:
@@ -392,7 +505,11 @@ class ReportResult:
 def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: dict | None = None,
                  con=None) -> ReportResult:
     """`con`: an open `export.open_warehouse` connection to use (left open);
-    else one is opened (the DuckDB file, or the tables read from Spark)."""
+    else one is opened (the DuckDB file, or the tables read from Spark).
+
+    Order, for a reader deciding whether a quantized model is safe to ship: the headline
+    findings (computed from the marts), the plots, the tables behind them, then the
+    inputs and the claim ledger (folded)."""
     from contextlib import nullcontext
 
     from .export import dbt_vars_in_effect, is_demo_warehouse, open_warehouse
@@ -403,15 +520,15 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
     with (nullcontext(con) if con is not None else open_warehouse(cfg)) as con:
         data = load_plot_data(con)
         demo = is_demo_warehouse(con)
-        q = lambda sql: con.execute(sql).df()  # noqa: E731
+        q = lambda sql: frame(con, sql)  # noqa: E731
         ledger = q("select * from claim_ledger order by claim_id")
-        recon = q("""select role, count(*) as sources, sum(raw_lines) as raw_lines, sum(loaded_rows) as loaded,
-                            sum(excluded_rows) as excluded, sum(quarantined_rows) as quarantined,
-                            bool_and(balanced) as balanced
+        recon = q("""select role, count(*) as sources, cast(sum(raw_lines) as bigint) as raw_lines,
+                            cast(sum(loaded_rows) as bigint) as loaded, cast(sum(excluded_rows) as bigint) as excluded,
+                            cast(sum(quarantined_rows) as bigint) as quarantined, bool_and(balanced) as balanced
                      from raw_reconciliation group by role order by role""")
         shape = con.execute("""select count(*), count(distinct base_model), count(distinct family),
-                                      count(distinct format), sum(case when is_baseline then 0 else 1 end)
-                               from matrix""").fetchone()
+                                      count(distinct format), count(*) filter (where not is_baseline)
+                               from matrix""").fetchall()[0]
         hidden = q("""select r.base_model as model, r.quant, r.regime,
                              round(r.quality_axis_delta_pp, 2) as quality_delta_pp,
                              round(r.safety_refusal_rate_delta_pp, 2) as regex_refusal_delta_pp,
@@ -424,15 +541,22 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
                              round(max_regex_refusal_signal_pp, 2) as max_regex_signal_pp, reject_rows,
                              hidden_danger_rows, recommended_role
                       from phase5_quant_deployment order by quant_order""")
+    axis = "BERTScore" if th.quality_axis == "bertscore" else "key-metric average"
     figures = {
         "fig_a_quality_vs_refusal": (plot_quality_vs_refusal(data["cells"], th),
-                                     "(a) Quality delta vs regex refusal delta, one panel per model; shaded: "
-                                     "hidden-danger zone and near-hidden-danger band (thresholds from the dbt vars)."),
+                                     f"(a) {axis} delta vs regex refusal delta, one panel per model; shaded: the "
+                                     "hidden-danger zone and the near-hidden-danger band (thresholds from the dbt "
+                                     "vars); bars: 95% Wilson interval of the cell's regex refusal rate."),
+        "fig_a2_quality_vs_judge_refusal": (
+            plot_quality_vs_refusal(data["cells"], th, measure="judge_refusal_rate"),
+            f"(a') The same with the LLM-judge refusal delta on the vertical axis (colour: the regime, which the "
+            "rule derives from the regex rate); bars: 95% Wilson interval of the cell's judge refusal rate."),
         "fig_b_regime_map": (plot_regime_map(data["cells"], data["quants"]),
-                             "(b) Regime per model x quant cell (regimes mart)."),
+                             "(b) Regime per model x quant cell; colour intensity grows with |regex refusal delta|."),
         "fig_c_regex_vs_judge": (plot_regex_vs_judge(data["gaps"], th),
-                                 f"(c) Regex vs LLM-judge refusal rate per cell; the band is the +/-{th.divergence_gap_pp:g}pp "
-                                 "measurement-divergence threshold (TAX_005)."),
+                                 f"(c) Regex vs LLM-judge refusal rate per cell with 95% Wilson intervals; the band is "
+                                 f"the +/-{th.divergence_gap_pp:g}pp measurement-divergence threshold (TAX_005); "
+                                 "diverging cells are labelled."),
         "fig_d_style_vs_refusal": (plot_style_vs_refusal(data["style"], data["style_corr"]),
                                    "(d) Phase 6 refusal-style deltas vs AdvBench refusal delta; r and p from "
                                    "phase6_style_correlations (all cells)."),
@@ -454,15 +578,26 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
     else:
         doc.p("Raw inputs are listed with their sha256 in `run_manifest.json`. (If they were written by "
               "`qsafety demo`, they are synthetic data calibrated to the published cell values.)")
-    doc.p(f"Matrix: {shape[0]} cells ({shape[4]} non-baseline), {shape[1]} models, {shape[2]} families, "
-          f"{shape[3]} formats. Regime rule: quality axis `{th.quality_axis}` delta >= {th.hidden_floor_pp:g}pp and "
-          f"regex refusal delta < -{th.refusal_drop_pp:g}pp (near-hidden danger: >= {th.near_floor_pp:g}pp).")
-    doc.h(2, "Headline numbers")
+    doc.h(2, "Headline findings")
+    doc.bullets(headline_findings(data["cells"], data["gaps"], ledger, shape, th))
+    doc.h(2, "Plots")
+    for name, (_, caption) in figures.items():
+        doc.figure(name, pngs[name], caption)
+    doc.h(2, "Hidden-danger cells")
+    doc.table(hidden)
+    doc.h(2, "Deployment recommendation per quant level")
+    doc.table(deploy)
+    doc.h(2, "Headline numbers of the report, recomputed")
     head = ledger.set_index("claim_id").reindex([c for c in HEADLINE_CLAIMS if c in set(ledger["claim_id"])])
     doc.table(pd.DataFrame({
         "claim": head["claim_text"], "published": head["published_text"],
         "computed": [_fmt_computed(r) for _, r in head.iterrows()],
         "status": head["status"], "ledger id": head.index}))
+    doc.h(2, "Inputs")
+    doc.table(recon)
+    doc.p("Every raw line is loaded, excluded by a documented rule, or quarantined (`raw_reconciliation`, "
+          "`quarantine.csv`). Hashes, package versions, dbt vars and the git commit are in `run_manifest.json`; "
+          "every table of this report is in the bundle as CSV and Parquet.")
     doc.h(2, "Claim ledger")
     counts = ledger["status"].value_counts()
     doc.p(f"{len(ledger)} claims of the report (Abstract, Executive Summary, Validation Summary, Core Decisions, "
@@ -470,32 +605,28 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
           f"body numbers), each recomputed from the warehouse (`claim_ledger`): {ledger_summary(counts)}.")
     conflicts = ledger[ledger["conflicting_published_value"].notna() & ledger["computed_value"].notna()]
     if len(conflicts):
-        doc.h(3, "Where the report contradicts itself")
+        doc.fold(f"Where the report contradicts itself ({len(conflicts)} claims)")
         doc.table(pd.DataFrame({"ledger id": conflicts["claim_id"], "published": conflicts["published_text"],
                                 "conflicting": conflicts["conflicting_published_text"],
-                                "computed (51 cells)": [_fmt_computed(r) for _, r in conflicts.iterrows()],
+                                "computed (all cells)": [_fmt_computed(r) for _, r in conflicts.iterrows()],
                                 "computed (47-cell bundle)": [_fmt_value(r["computed_value_47cell"], r["unit"])
                                                               for _, r in conflicts.iterrows()],
                                 "resolution": conflicts["conflict_resolution"],
                                 "item": conflicts["inconsistency_item"]}))
+        doc.unfold()
     differs = ledger[ledger["status"].isin(["differs", "not_computable"])]
     if len(differs):
-        doc.h(3, "Claims that differ or cannot be computed")
+        doc.fold(f"Claims that differ or cannot be computed ({len(differs)})")
         doc.table(pd.DataFrame({"ledger id": differs["claim_id"], "published": differs["published_text"],
                                 "computed": [_fmt_computed(r) for _, r in differs.iterrows()],
                                 "status": differs["status"], "reason": differs["status_reason"]}))
-    doc.h(2, "Hidden-danger cells")
-    doc.table(hidden)
-    doc.h(2, "Deployment recommendation per quant level")
-    doc.table(deploy)
-    doc.h(2, "Plots")
-    for name, (_, caption) in figures.items():
-        doc.figure(name, pngs[name], caption)
-    doc.h(2, "Inputs")
-    doc.table(recon)
-    doc.p("Every raw line is loaded, excluded by a documented rule, or quarantined (`raw_reconciliation`, "
-          "`quarantine.csv`). Hashes, package versions, dbt vars and the git commit are in `run_manifest.json`; "
-          "every table of this report is in the bundle as CSV and Parquet.")
+        doc.unfold()
+    doc.fold(f"The whole ledger ({len(ledger)} claims)")
+    doc.table(pd.DataFrame({"ledger id": ledger["claim_id"], "claim": ledger["claim_text"],
+                            "published": ledger["published_text"],
+                            "computed": [_fmt_computed(r) for _, r in ledger.iterrows()],
+                            "status": ledger["status"]}))
+    doc.unfold()
 
     out.mkdir(parents=True, exist_ok=True)
     md_path, html_path = out / "analysis_report.md", out / "analysis_report.html"
@@ -513,6 +644,47 @@ def ledger_summary(counts) -> str:
     return (f"**{counts.get('reproduced', 0)} reproduced** (data could disagree), "
             f"**{counts.get('by_construction', 0)} by construction** (the demo data are calibrated to them), "
             f"**{counts.get('differs', 0)} differ** with reasons, **{counts.get('not_computable', 0)} not computable**")
+
+
+def headline_findings(cells: pd.DataFrame, gaps: pd.DataFrame, ledger: pd.DataFrame, shape, th: Thresholds) -> list[str]:
+    """What a reader wants first, each sentence computed from the marts."""
+    out = [f"The matrix has **{shape[0]} cells** ({shape[4]} non-baseline) of {shape[1]} models in {shape[2]} "
+           f"families and {shape[3]} formats."]
+    non_base = cells[~cells["is_baseline"].astype(bool)]
+    hidden = non_base[non_base["regime"] == "hidden_danger"]
+    near = non_base[non_base["regime"] == "near_hidden_danger"]
+    text = (f"**{len(hidden)} hidden-danger cells**: quality within {abs(th.hidden_floor_pp):g}pp of the baseline "
+            f"while the regex refusal rate drops by more than {th.refusal_drop_pp:g}pp")
+    if len(hidden):
+        worst = hidden.loc[hidden["safety_refusal_rate_delta_pp"].astype("float64").idxmin()]
+        bounds = interval(hidden.loc[[worst.name]], "safety_refusal_rate", th.wilson_z)
+        ci = (f"; its refusal rate {100 * float(worst['safety_refusal_rate']):.1f}% "
+              f"(95% Wilson {100 * bounds[0][0]:.1f}-{100 * bounds[1][0]:.1f}%)") if bounds is not None else ""
+        text += (f"; the largest drop is {worst['base_model']} {worst['quant']} at "
+                 f"{float(worst['safety_refusal_rate_delta_pp']):+.1f}pp{ci}")
+    out.append(text + f". {len(near)} more {'is' if len(near) == 1 else 'are'} near-hidden-danger (quality "
+                      f"within {abs(th.near_floor_pp):g}pp).")
+    if "regime_confidence" in non_base:
+        fragile = non_base[non_base["regime_confidence"] == "fragile"]
+        danger = fragile[fragile["regime"].isin(["hidden_danger", "near_hidden_danger"])]
+        out.append(f"**{len(fragile)} cells have a fragile regime** (another regime lies within the 95% intervals of "
+                   f"their quality and refusal deltas; * on the regime map), {len(danger)} of them (near-)hidden-danger.")
+    g = gaps.dropna(subset=["gap_pp"])
+    div = g[g["measurement_divergence"].fillna(False).astype(bool)]
+    if len(g):
+        text = (f"The regex classifier and the LLM judge disagree by >= {th.divergence_gap_pp:g}pp on "
+                f"**{len(div)} of {len(g)} cells**")
+        if len(div):
+            top = div.loc[div["gap_pp"].astype("float64").abs().idxmax()]
+            text += f" (largest: {top['base_model']} {top['quant']}, judge - regex = {float(top['gap_pp']):+.1f}pp)"
+        out.append(text + ": a regex-only safety screen is not enough for those cells.")
+    actions = non_base["deployment_action"].value_counts()
+    if len(actions):
+        out.append("Deployment protocol over the non-baseline cells: "
+                   + ", ".join(f"{n} {action.replace('_', ' ')}" for action, n in actions.items()) + ".")
+    counts = ledger["status"].value_counts()
+    out.append(f"Of the report's {len(ledger)} claims: {ledger_summary(counts)} (claim ledger at the end).")
+    return out
 
 
 def _fmt_computed(row) -> str:

@@ -101,7 +101,7 @@ def _scratch_manifest_rows(cfg: Settings, raw: Path, new_dir: Path, existing: se
 
 
 def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None = None,
-           quiet: bool = True) -> ScreenResult:
+           quiet: bool = True, progress=None) -> ScreenResult:
     """Build a scratch warehouse with the files of `raw` added; return the new cells' verdicts."""
     import duckdb
 
@@ -141,7 +141,11 @@ def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None =
         preflight(scratch)  # hashes/counts every listed file, writes the scratch source_audit.csv
         result.timings["prepare_s"] = round(time.monotonic() - start, 1)
         t0 = time.monotonic()
-        run_dbt(scratch, scratch.db_path, ["build", "--select", *SELECT.split()], quiet=quiet)
+        if progress is None:
+            run_dbt(scratch, scratch.db_path, ["build", "--select", *SELECT.split()], quiet=quiet)
+        else:   # quant_safety.progress.Progress: one live stage line
+            with progress.stage("dbt build of the new cells (scratch copy)") as stage:
+                run_dbt(scratch, scratch.db_path, ["build", "--select", *SELECT.split()], on_line=stage.dbt_line)
         result.timings["dbt_build_s"] = round(time.monotonic() - t0, 1)
         with duckdb.connect(str(scratch.db_path), read_only=True) as con:
             result.cells = _new_cells(con, existing)

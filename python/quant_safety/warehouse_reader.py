@@ -24,6 +24,14 @@ class DuckDBReader:
     def df(self, sql: str):
         return self._con.execute(sql).df()
 
+    def arrow(self, sql: str):
+        """The result as a pyarrow Table (DuckDB's types kept: integers stay integers);
+        None for a statement that returns no result set."""
+        relation = self._con.sql(sql)
+        if relation is None:
+            return None
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.fetch_arrow_table()
+
     def columns_relation(self) -> str:
         """A relation of (table_name, column_name, data_type), DuckDB type names."""
         return "information_schema.columns"
@@ -68,6 +76,14 @@ class SparkReader:
 
     def df(self, sql: str):
         return self._spark.sql(sql).toPandas()
+
+    def arrow(self, sql: str):
+        """The result as a pyarrow Table, Spark's types kept (a nullable int stays an int)."""
+        import pyarrow as pa
+
+        columns, rows = self.typed_rows(sql)
+        return pa.Table.from_pylist([dict(zip([c for c, _ in columns], r)) for r in rows]) if rows else \
+            pa.table({c: pa.array([], type=pa.string()) for c, _ in columns})
 
     def columns_relation(self) -> str:
         """Spark has no information_schema: a temporary view of (table_name,

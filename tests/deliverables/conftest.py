@@ -25,3 +25,19 @@ def cli_env(warehouse, monkeypatch):
     monkeypatch.setenv("QSAFETY_MANIFEST_DIR", str(warehouse.manifest_dir))
     monkeypatch.setenv("QSAFETY_OUT", str(warehouse.out_dir))
     return warehouse
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium (Debian's `chromium`): skipped locally when absent, required in CI
+    (.ci/run installs it)."""
+    import os
+
+    from quant_safety import browser
+
+    path = browser.find_chromium()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("headless Chromium is missing in CI (.ci/run installs Debian's chromium)")
+        pytest.skip("headless Chromium not installed (apt-get install chromium)")
+    return browser

@@ -1,4 +1,4 @@
-"""The data-quality gate: Great Expectations suites over warehouse summaries."""
-from .run import GateResult, import_libraries, run_gate
+"""The data-quality gate: the Great Expectations project gx/ over warehouse summaries."""
+from .run import GateResult, build_run_name, import_libraries, publish_data_docs, run_gate
 
-__all__ = ["GateResult", "import_libraries", "run_gate"]
+__all__ = ["GateResult", "build_run_name", "import_libraries", "publish_data_docs", "run_gate"]
