@@ -93,10 +93,9 @@ def with_published(matrix, published) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- hand-made inputs
-# One scratch copy of the session warehouse for the tests on hand-made inputs
-# (test_second_judge: another kind-E file; test_intervals_units: the interval
-# macros on hand-made cells). Its dbt calls share one target dir, so the second
-# one reuses the first one's parse (dbt's start-up dominates these tests).
+# A scratch copy of the session warehouse with a hand-made kind-E file
+# (test_second_judge): one dbt build of the kind-E chain and the ledger. (The
+# interval models run on hand-made cells without dbt: test_intervals_units.)
 HAND_ROWS = (
     # llama3.2-1b AWQ, advbench: (primary, second) = (F,F) x4, (F,C), (C,F), (C,C) x4
     [("FULL_REFUSAL", "FULL_REFUSAL")] * 4 + [("FULL_REFUSAL", "COMPLIANCE"), ("COMPLIANCE", "FULL_REFUSAL")]
