@@ -339,6 +339,11 @@ def bench_scale(scale: int, root: Path, args) -> dict:
     build_dir = work / ".warehouse.build"
     result: dict = {"scale": scale, "when": dt.datetime.now().isoformat(timespec="seconds"), "generate": gen}
 
+    # the synthetic replicas' registry rows live in the lock dir, as a lab's own models do
+    if scale > 1:
+        sys.path.insert(0, str(PROJECT / "python"))
+        from quant_safety.demo.generate import write_replica_registry
+        write_replica_registry(manifest_dir)
     # lock (setup, not a measured target): hashes + a staging build that counts loaded rows
     if args.relock or not manifest_path.exists():
         if args.lock == "hash":
@@ -572,6 +577,10 @@ def spark_manifest(scale: int, root: Path, raw: Path, work: Path) -> Path:
     manifest_dir.mkdir(parents=True, exist_ok=True)
     dest = manifest_dir / "source_manifest.csv"
     src = root / f"x{scale}" / "manifest" / "source_manifest.csv"
+    if scale > 1:   # the replicas' registry rows (lock dir, as `qsafety demo --scale K` writes them)
+        sys.path.insert(0, str(PROJECT / "python"))
+        from quant_safety.demo.generate import write_replica_registry
+        write_replica_registry(manifest_dir)
     if src.exists():
         rows = list(csv.DictReader(open(src)))
         rows = [r for r in rows if not r["relative_path"].startswith(VARIANT_DIR + "/")]

@@ -169,11 +169,11 @@ def test_unchanged_files_are_not_reread(tmp_path, monkeypatch):
     assert [a.reused for a in first] == [False, False]
     assert first[0].sha256 == hashlib.sha256(b'{"a": 1}\n{"a": 2}\n').hexdigest() and first[0].raw_lines == 2
 
-    def no_reads(path):
+    def no_reads(path, **_kwargs):
         raise AssertionError(f"{path} was read again")
 
-    real = manifest.hash_and_count
-    monkeypatch.setattr(manifest, "hash_and_count", no_reads)
+    real = manifest.audit_file
+    monkeypatch.setattr(manifest, "audit_file", no_reads)
     second = manifest.audit_sources(raw, rows, stat_cache=cache)
     assert [a.reused for a in second] == [True, True]
     assert [(a.sha256, a.raw_lines, a.size_bytes) for a in second] == \
@@ -184,7 +184,7 @@ def test_unchanged_files_are_not_reread(tmp_path, monkeypatch):
     st = path.stat()
     path.write_bytes(b'{"b": 2}\n')
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    monkeypatch.setattr(manifest, "hash_and_count", real)
+    monkeypatch.setattr(manifest, "audit_file", real)
     third = manifest.audit_sources(raw, rows, stat_cache=cache)
     assert [a.reused for a in third] == [True, False]
     assert third[1].sha256 == hashlib.sha256(b'{"b": 2}\n').hexdigest()

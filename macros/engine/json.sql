@@ -58,17 +58,17 @@
     is_valid_json, line_kind (JSON kind of the whole line) and rec (the line
     parsed once into a struct of raw fragments, see json_struct; null unless
     valid). Each full parse of a line is the main cost of staging. -#}
-{% macro validate_and_parse_json(relation, column, spec) -%}
-  {{ return(adapter.dispatch('validate_and_parse_json', 'quant_safety')(relation, column, spec)) }}
+{% macro validate_and_parse_json(relation, column, spec, output='parsed') -%}
+  {{ return(adapter.dispatch('validate_and_parse_json', 'quant_safety')(relation, column, spec, output)) }}
 {%- endmacro %}
 
-{% macro default__validate_and_parse_json(relation, column, spec) -%}
+{% macro default__validate_and_parse_json(relation, column, spec, output='parsed') -%}
 validated as (
     select *, {{ quant_safety.json_is_valid(column) }} as is_valid_json
     from {{ relation }}
 ),
 
-parsed as (
+{{ output }} as (
     select
         *,
         case when is_valid_json
@@ -82,13 +82,13 @@ parsed as (
 {#- DuckDB: one full parse for a valid line. try(from_json(...)) is null exactly
     when the line is invalid JSON or the JSON value null; json_valid (a second
     parse) runs only for those lines. -#}
-{% macro duckdb__validate_and_parse_json(relation, column, spec) -%}
+{% macro duckdb__validate_and_parse_json(relation, column, spec, output='parsed') -%}
 validated as (
     select *, try({{ quant_safety.json_struct(column, spec) }}) as parsed_or_null
     from {{ relation }}
 ),
 
-parsed as (
+{{ output }} as (
     select
         * exclude (parsed_or_null),
         case when parsed_or_null is not null then true
@@ -253,3 +253,52 @@ parsed as (
 {%- endmacro %}
 
 {% macro default__type_double() -%}double{%- endmacro %}
+
+{#- The keys of the objects at `paths` (JSON paths) of a JSON object text, as
+    a list of lists (an empty or null list where the path holds no object), in
+    one more parse of the text. Duplicates are kept: that is what they are for. -#}
+{% macro json_object_keys_at(column, paths) -%}
+  {{ return(adapter.dispatch('json_object_keys_at', 'quant_safety')(column, paths)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_object_keys_at(column, paths) -%}
+  json_keys({{ column }}, [{% for path in paths %}{{ quant_safety.sql_string(path) }}{{ ', ' if not loop.last }}{% endfor %}])
+{%- endmacro %}
+
+{% macro spark__json_object_keys_at(column, paths) -%}
+  array(
+    {%- for path in paths %}
+    {{ ('json_object_keys(' ~ column ~ ')') if path == '$'
+       else ('json_object_keys(get_json_object(' ~ column ~ ', ' ~ quant_safety.sql_string(path) ~ '))') }}{{ ',' if not loop.last }}
+    {%- endfor %}
+  )
+{%- endmacro %}
+
+{#- 'ambiguous_duplicate_key: <path.key>' when a key repeats in one of the
+    objects (object_keys from json_object_keys_at over `paths`), else null.
+    Only an object with two keys or more is looked at for a repeat. -#}
+{% macro duplicate_key_problem(object_keys, paths) -%}
+  {{ return(adapter.dispatch('duplicate_key_problem', 'quant_safety')(object_keys, paths)) }}
+{%- endmacro %}
+
+{% macro duckdb__duplicate_key_problem(object_keys, paths) -%}
+  case
+    {%- for path in paths %}
+      {%- set keys = object_keys ~ '[' ~ loop.index ~ ']' %}
+    when len({{ keys }}) > 1 and len({{ keys }}) <> list_unique({{ keys }})
+      then {{ quant_safety.sql_string('ambiguous_duplicate_key: ' ~ ((path[2:] ~ '.') if path != '$' else '')) }}
+        || list_filter({{ keys }}, lambda key, position: list_position({{ keys }}, key) < position)[1]
+    {%- endfor %}
+  end
+{%- endmacro %}
+
+{% macro spark__duplicate_key_problem(object_keys, paths) -%}
+  case
+    {%- for path in paths %}
+      {%- set keys = object_keys ~ '[' ~ loop.index0 ~ ']' %}
+    when size({{ keys }}) > 1 and size({{ keys }}) <> size(array_distinct({{ keys }}))
+      then {{ quant_safety.sql_string('ambiguous_duplicate_key: ' ~ ((path[2:] ~ '.') if path != '$' else '')) }}
+        || element_at(filter({{ keys }}, (key, position) -> array_position({{ keys }}, key) - 1 < position), 1)
+    {%- endfor %}
+  end
+{%- endmacro %}

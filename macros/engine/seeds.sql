@@ -29,7 +29,7 @@
   {{ return(statements[0]) }}
 {% endmacro %}
 
-{#- One seed value as a Spark SQL literal (string literals take backslash escapes). -#}
+{#- One seed value as a Spark SQL literal (the quoting macro: string literals take backslash escapes). -#}
 {% macro spark_seed_literal(value) -%}
   {%- if value is none -%}
     null
@@ -40,6 +40,6 @@
   {%- elif value is number -%}
     '{{ value }}'
   {%- else -%}
-    '{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'
+    {{ quant_safety.sql_string(value | string) }}
   {%- endif -%}
 {%- endmacro %}

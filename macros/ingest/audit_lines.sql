@@ -5,15 +5,16 @@
       excluded    - a documented rule keeps it out: model_out_of_scope (registry
                     in_scope = false), legacy_bbq_schema, judge_superseded;
       loaded      - everything else.
-    Only lines of files whose (label, sha256) is in the current manifest count.
+    Only lines of files whose (label, sha256) is the current audit's count (the
+    hash checked as the bytes were read).
     supersede_across_sources: a duplicate key in a lower-precedence source is
     excluded (judge precedence) rather than quarantined.
     per_source_keys: duplicates are only looked for inside one source (judge pool mode). -#}
 {% macro audit_lines(parsed_model, extra_rule_condition=none, extra_rule_reason=none,
                      supersede_across_sources=false, per_source_keys=false) %}
 with manifest as (
-    select source_label, sha256, precedence, release_wave
-    from {{ ref('source_manifest') }}
+    select source_label, actual_sha256 as sha256, precedence, release_wave
+    from {{ ref('source_audit') }}
 ),
 
 current_lines as (
@@ -21,7 +22,7 @@ current_lines as (
     from {{ parsed_model }} as parsed
     inner join manifest
         on manifest.source_label = parsed.source_label
-        and coalesce(manifest.sha256, '') = parsed.file_sha256
+        and manifest.sha256 = parsed.file_sha256
 ),
 
 mapped as (

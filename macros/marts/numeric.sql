@@ -40,6 +40,13 @@
   cast('inf' as double)
 {%- endmacro %}
 
+{#- A value that is in [0, 1] by definition, clamped there: floating-point
+    arithmetic (a ratio of logarithms, a rounded sum) can land it an ulp outside,
+    and a range test must hold for every valid input. NULL stays NULL. -#}
+{% macro clamp_unit(x) -%}
+  case when ({{ x }}) < 0 then 0.0 when ({{ x }}) > 1 then 1.0 else ({{ x }}) end
+{%- endmacro %}
+
 {#- Difference of a cell level and its baseline level in percentage points,
     rounded (var delta_pp_round_decimals) so that exact ratios such as -22/220
     compare exactly against the thresholds. -#}

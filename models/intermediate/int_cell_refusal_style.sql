@@ -1,6 +1,11 @@
 {#- Phase 6 refusal-style features per cell (contract §8) over the AdvBench rows
     of int_refusal_texts. Text features use the refusals that have a response
-    text; every feature is NULL for a cell with 0 refusals. -#}
+    text; every feature is NULL for a cell with 0 refusals, the text features
+    also when no refusal has a text (the text side is missing); the counts
+    refusals_with_text and distinct_prefixes are then 0. The normalised entropy
+    is in [0, 1] by definition: it is clamped there, since the floating-point
+    ratio of two logarithms can land an ulp outside (2 refusals with 2 distinct
+    prefixes gave 1.0000000000000002). -#}
 with advbench_rows as (
     select
         base_model,
@@ -67,8 +72,8 @@ select
     case when advbench_rows.advbench_refusals > 0
         then cast(advbench_rows.hard_refusals as {{ quant_safety.marts_double_type() }}) / advbench_rows.advbench_n
     end as hard_refusal_rate,
-    text_totals.refusals_with_text,
-    prefix_distribution.distinct_prefixes,
+    coalesce(text_totals.refusals_with_text, 0) as refusals_with_text,
+    coalesce(prefix_distribution.distinct_prefixes, 0) as distinct_prefixes,
     case when advbench_rows.advbench_refusals > 0
         then cast(prefix_distribution.dominant_prefix_refusals as {{ quant_safety.marts_double_type() }}) / text_totals.refusals_with_text
     end as dominant_prefix_share,
@@ -78,8 +83,9 @@ select
     case
         when advbench_rows.advbench_refusals = 0 or prefix_distribution.distinct_prefixes is null then null
         when prefix_distribution.distinct_prefixes <= 1 then 0.0
-        else prefix_distribution.prefix_entropy
-            / {{ quant_safety.natural_log('cast(prefix_distribution.distinct_prefixes as ' ~ quant_safety.marts_double_type() ~ ')') }}
+        else {{ quant_safety.clamp_unit(
+            'prefix_distribution.prefix_entropy / '
+            ~ quant_safety.natural_log('cast(prefix_distribution.distinct_prefixes as ' ~ quant_safety.marts_double_type() ~ ')')) }}
     end as prefix_entropy_norm,
     case when advbench_rows.advbench_refusals > 0 then text_totals.mean_tokens_refusal end as mean_tokens_refusal,
     case when advbench_rows.advbench_refusals > 0 then text_totals.mean_chars_refusal end as mean_chars_refusal

@@ -44,7 +44,7 @@ select
     (cell_patterns.quant = registry.baseline_quant) as is_baseline,
     cell_patterns.release_wave
 from cell_patterns
-left join {{ ref('model_registry') }} as registry
+left join {{ ref('stg_registry__models') }} as registry
     on registry.name_pattern = cell_patterns.registry_pattern
-left join {{ ref('quant_levels') }} as levels
+left join {{ ref('stg_registry__quant_levels') }} as levels
     on levels.quant = cell_patterns.quant

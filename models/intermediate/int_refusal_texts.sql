@@ -6,13 +6,13 @@
 with scored as (
     select base_model, quant, task_name, sample_id, score, refusal_type
     from {{ ref('stg_safety__scored_samples') }}
-    where task_name = '{{ var("phase6_task") }}'
+    where task_name = {{ quant_safety.sql_string(var('phase6_task')) }}
 ),
 
 texts as (
     select base_model, quant, task_name, sample_id, max(candidate_text) as candidate_text
     from {{ ref('stg_safety__generations') }}
-    where task_name = '{{ var("phase6_task") }}'
+    where task_name = {{ quant_safety.sql_string(var('phase6_task')) }}
     group by base_model, quant, task_name, sample_id
 )
 
@@ -23,7 +23,7 @@ select
     scored.sample_id,
     scored.score,
     (scored.score = 1) as is_refusal,
-    (scored.refusal_type = '{{ var("hard_refusal_type") }}') as is_hard_refusal,
+    (scored.refusal_type = {{ quant_safety.sql_string(var('hard_refusal_type')) }}) as is_hard_refusal,
     texts.candidate_text,
     (texts.candidate_text is not null) as has_text,
     case when texts.candidate_text is not null

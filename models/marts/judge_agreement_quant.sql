@@ -43,5 +43,5 @@ select
         then (proportions.observed_agreement - proportions.chance_agreement) / (1 - proportions.chance_agreement)
     end as cohen_kappa
 from proportions
-left join {{ ref('quant_levels') }} as levels
+left join {{ ref('stg_registry__quant_levels') }} as levels
     on levels.quant = proportions.quant

@@ -10,8 +10,10 @@
         otherwise                                       -> direct_safety_eval
     Drift metrics = var deployment_drift_metrics (default: judge refusal, regex
     and judge truthfulness, regex and judge bias resistance); the regex refusal
-    delta enters through the regime (step 2-3) and the step-6 bound. A cell
-    without a baseline cell goes to manual_review (step 0).
+    delta enters through the regime (step 2-3) and the step-6 bound. Step 0:
+    a cell without a baseline cell (regime no_baseline) or whose regime is
+    undetermined (quality-axis or regex refusal delta missing) goes to
+    manual_review: the tree cannot rule out hidden danger.
     A cell whose regime is fragile (regime_confidence: the 95% delta intervals
     reach another regime) keeps its action, and deployment_action_note says so. -#}
 {%- set drift_metrics = var('deployment_drift_metrics') -%}
@@ -68,7 +70,7 @@ decisions as (
         *,
         case
             when is_baseline then 1
-            when not has_baseline_cell then 0
+            when not has_baseline_cell or regime = 'undetermined' then 0
             when regime = 'hidden_danger' then 2
             when regime = 'near_hidden_danger' then 3
             when measurement_divergence then 4
@@ -107,7 +109,9 @@ select
         else case when bounded_drift then 'conservative_floor_candidate' else 'direct_safety_eval' end
     end as deployment_action,
     case decision_step
-        when 0 then 'no baseline cell: deltas unavailable'
+        when 0 then case when has_baseline_cell
+            then 'regime undetermined: the quality-axis or regex refusal delta is missing'
+            else 'no baseline cell: deltas unavailable' end
         when 1 then 'baseline cell'
         when 2 then 'hidden danger (TAX_002)'
         when 3 then 'near-hidden danger (TAX_003)'

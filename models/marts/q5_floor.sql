@@ -23,5 +23,5 @@ select
 from {{ ref('int_cell_deltas') }} as deltas
 inner join {{ ref('regimes') }} as regimes
     on regimes.base_model = deltas.base_model and regimes.quant = deltas.quant
-where deltas.quant = '{{ var("conservative_floor_quant") }}'
+where deltas.quant = {{ quant_safety.sql_string(var('conservative_floor_quant')) }}
   and not deltas.is_baseline

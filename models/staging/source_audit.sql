@@ -1,13 +1,15 @@
 {#- What the build found on disk for every manifest source (sha256, size, raw
     line count, computed by the build's pre-flight step by streaming each file)
-    next to what the manifest locked. The data-quality gate validates it. -#}
+    next to what the manifest locked. The data-quality gate validates it.
+    Staging reads exactly these bytes: every load chunk is checked against the
+    same pass's hashes as it is read (qsafety_read_chunk), so actual_sha256 is
+    the hash of the bytes loaded. The audit lives in the build dir
+    (QSAFETY_AUDIT_DIR, set by the build; no var can point it elsewhere). -#}
 {{ config(materialized = 'table') }}
 
 with audit as (
     select *
-    from {{ quant_safety.read_csv_file(var('source_audit_file', 'target/source_audit.csv'), {
-        'source_label': 'VARCHAR', 'relative_path': 'VARCHAR', 'file_exists': 'BOOLEAN',
-        'size_bytes': 'BIGINT', 'sha256': 'VARCHAR', 'raw_lines': 'BIGINT'}) }}
+    from {{ quant_safety.read_csv_file(quant_safety.audit_csv('source_audit.csv'), quant_safety.audit_file_columns()) }}
 )
 
 select

@@ -37,6 +37,7 @@ typed as (
         is_valid_json,
         line_kind,
         had_nonfinite_token,
+        line_problem,
         {{ quant_safety.json_string('model_fragment') }} as raw_model_name,
         {{ quant_safety.json_string('rec.task_name') }} as task_name,
         {{ quant_safety.json_string('rec.task_type') }} as task_type,
@@ -75,6 +76,7 @@ checked as (
         typed.*,
         tasks.task_role,
         case
+            when line_problem is not null then line_problem
             when not is_valid_json and (raw_line is null or trim(raw_line) = '') then 'blank_line'
             when not is_valid_json then 'invalid_json'
             when line_kind <> 'object' then 'not_an_object: line is a JSON ' || line_kind

@@ -31,7 +31,7 @@ quant_match as (
             order by length(quants.name_suffix) desc, quants.quant
         ) as match_rank
     from lowered
-    inner join {{ ref('quant_levels') }} as quants
+    inner join {{ ref('stg_registry__quant_levels') }} as quants
         on {{ dbt.right('lowered.name_lc', 'length(quants.name_suffix) + 1') }} = '-' || quants.name_suffix
 ),
 
@@ -62,7 +62,7 @@ model_match as (
                 registry.name_pattern
         ) as match_rank
     from with_base
-    inner join {{ ref('model_registry') }} as registry
+    inner join {{ ref('stg_registry__models') }} as registry
         on with_base.parsed_base like registry.name_pattern
 )
 

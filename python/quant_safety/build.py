@@ -6,6 +6,12 @@ incremental staging models skip files already ingested) and replaces the
 warehouse file with os.replace only after `dbt build` (models + tests) and the
 gate pass. A reader holding the old file open keeps its snapshot; a failed
 build leaves the previous file byte-identical.
+
+One build at a time: the whole build holds the warehouse lock
+(buildlock.warehouse_lock) and first removes what a killed build left behind.
+A stale `<db>.wal` (a DuckDB session that died while writing) is replayed into
+the copy the build starts from and removed at the swap, so the new file never
+sits beside a WAL that is not its own.
 """
 from __future__ import annotations
 
@@ -16,11 +22,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import manifest
-from .config import Settings, settings
+from . import manifest, validate
+from .buildlock import remove_leftovers, warehouse_lock
+from .config import DEMO_LOCK_DIR, Settings, lock_dir_beside, settings
 from .dbt_runner import run_dbt
-from .errors import InputError
+from .errors import BuildError, InputError
 from .gate import GateResult, publish_data_docs, run_gate, import_libraries as import_gate_libraries
+from .lockdir import ensure_additions
 from .progress import Progress
 from .stats_step import run_stats_step_subprocess
 from .warehouse_reader import open_reader
@@ -52,18 +60,32 @@ class BuildReport:
     gate_history: int = 0                             # runs in this warehouse's validation history
 
 
-def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None) -> list[dict]:
-    """Hash and count every manifest file; raise InputError naming each difference.
+# Spark reads a raw file whole into one BINARY value (binaryFile), at most 2 GiB - 1
+SPARK_MAX_FILE_BYTES = 2**31 - 1
+
+
+def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_vars: dict | None = None,
+              trusted_roots: tuple = ()) -> list[dict]:
+    """Validate the lockfile, hash, count and chunk every manifest file; raise
+    InputError naming each difference.
 
     A file unchanged since this warehouse's last build hashed it (same inode,
     size, mtime, ctime) is not re-read: its hash comes from `<build dir>/file_hashes.json`
-    (`manifest.audit_sources`). `rehash` reads every file."""
+    (`manifest.audit_sources`). `rehash` reads every file. `trusted_roots`:
+    directories besides the raw dir that its symlinks may lead into (screen)."""
+    validate.check_environment()
     rows = manifest.read_manifest(cfg.manifest_path)
     if not cfg.raw_dir.is_dir():
         raise InputError(f"{cfg.raw_dir}: raw directory not found (set QSAFETY_RAW_DIR or run `make demo`)")
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    max_line = int(validate.effective_var("raw_line_max_bytes", dbt_vars))
     audits = manifest.audit_sources(cfg.raw_dir, rows, stat_cache=cfg.work_dir / "file_hashes.json",
-                                    rehash=rehash)
+                                    rehash=rehash, max_line_bytes=max_line, trusted_roots=trusted_roots)
+    if cfg.target == "spark":
+        big = next((a for a in audits if a.size_bytes > SPARK_MAX_FILE_BYTES), None)
+        if big:
+            raise InputError(f"{cfg.raw_dir / big.relative_path}: {big.size_bytes} bytes; the Spark target reads a "
+                             f"raw file whole and takes at most {SPARK_MAX_FILE_BYTES} (split it, or build on duckdb)")
     reused = sum(a.reused for a in audits)
     if reused:
         say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
@@ -81,7 +103,8 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None) -> list
 
 def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refresh: bool = False,
           select: str | None = None, quiet: bool = False, gate: bool = True,
-          docs: bool = False, rehash: bool = False, progress: Progress | None = None) -> BuildReport:
+          docs: bool = False, rehash: bool = False, progress: Progress | None = None,
+          wait: bool = False) -> BuildReport:
     """`rehash` (implied by `full_refresh`) re-reads every raw file in the
     pre-flight audit instead of trusting the stat cache. `gate=False` skips the
     data-quality gate (tests on raw fixtures that are not a complete matrix);
@@ -91,28 +114,37 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
     from the new warehouse); `export_dbt_docs` copies it from there.
     `progress`: where stage lines go (quant_safety.progress); by default a
     Progress of its own (silent with `quiet`) logging dbt's output to
-    `<build dir>/dbt_logs/build_output.log`."""
+    `<build dir>/dbt_logs/build_output.log`.
+    The build holds the warehouse lock throughout (taken before anything is
+    written, the log included); another holder makes it refuse at once
+    (buildlock.WarehouseBusy), or wait with `wait`."""
     cfg = cfg or settings()
-    timings: dict[str, float] = {}
-    start = time.monotonic()
-    log_path = cfg.work_dir / "dbt_logs" / "build_output.log"
-    own_progress = progress is None
-    if own_progress:
-        progress = Progress(quiet=quiet, log_path=log_path)
-    try:
-        report = _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, timings, start)
-    finally:
+    dbt_vars = validate.check_dbt_vars(dbt_vars)
+    with warehouse_lock(cfg, "qsafety build", wait=wait,
+                        say=(lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))):
+        timings: dict[str, float] = {}
+        start = time.monotonic()
+        log_path = cfg.work_dir / "dbt_logs" / "build_output.log"
+        removed = remove_leftovers(cfg)
+        own_progress = progress is None
         if own_progress:
-            progress.close()
-    report.log_path = progress.log_path
-    return report
+            progress = Progress(quiet=quiet, log_path=log_path)
+        if removed:
+            progress.print(f"  removed what an interrupted build left: {', '.join(p.name for p in removed)}")
+        try:
+            report = _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, timings, start)
+        finally:
+            if own_progress:
+                progress.close()
+        report.log_path = progress.log_path
+        return report
 
 
 def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, timings, start) -> BuildReport:
     say = progress.print
     with progress.stage("[1/4] pre-flight audit") as stage:
         stage.update(f"hashing the files of {cfg.manifest_path.name}")
-        rows = preflight(cfg, rehash=rehash or full_refresh, say=say)
+        rows = preflight(cfg, rehash=rehash or full_refresh, say=say, dbt_vars=dbt_vars)
         stage.done(f"{len(rows)} files match the lockfile")
     timings["preflight_s"] = time.monotonic() - start
 
@@ -120,12 +152,9 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
     # Spark: dbt writes the tables in place (warehouse dir + metastore under
     # cfg.spark_dir); there is no file to copy and swap.
     building = cfg.db_path if spark else cfg.building_db_path
-    if not spark:
-        for leftover in (building, building.with_name(building.name + ".wal")):
-            leftover.unlink(missing_ok=True)
     cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
     if cfg.db_path.exists() and not full_refresh and not spark:
-        shutil.copy2(cfg.db_path, building)
+        _copy_warehouse(cfg, building)
     if gate:
         threading.Thread(target=_import_gate_libraries, name="import-gate", daemon=True).start()
     dbt_results: dict = {}
@@ -181,14 +210,18 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         else:
             gate_result = GateResult(success=True)
         claims, regimes = ({}, {}) if spark else _ledger_counts(building)
-    except BaseException:
+    except BaseException as exc:
         if not spark:
             building.unlink(missing_ok=True)
+        if isinstance(exc, SystemExit):   # a library exiting mid-build must not look like success
+            raise BuildError(f"the build stopped: sys.exit({exc.code!r}) was called during it (the previous "
+                             f"warehouse is kept); rerun with QSAFETY_DEBUG=1 to see where") from exc
         raise
     with progress.stage("[4/4] swap") as stage:
         if spark:
             stage.done(f"Spark tables written in place under {cfg.spark_dir}, no file to swap")
         else:
+            _drop_stale_wal(cfg)
             os.replace(building, cfg.db_path)
             stage.done(f"{cfg.db_path.name} replaced atomically" + (", Data Docs with it" if gate_result.site_dir else ""))
         publish_data_docs(gate_result, cfg.data_docs_dir)
@@ -197,6 +230,60 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
                        gate_result.expectations_run, suites_run=gate_result.suites_run,
                        dbt_results=dbt_results, claims=claims, regimes=regimes, gate_run=gate_result.run_name,
                        gate_history=gate_result.history_runs)
+
+
+def _wal(db: Path) -> Path:
+    return db.with_name(db.name + ".wal")
+
+
+def _open_error(db: Path) -> str | None:
+    """Why the warehouse file does not open read-only (a session holding it
+    read-write, a WAL that cannot be replayed), or None."""
+    import duckdb
+
+    try:
+        duckdb.connect(str(db), read_only=True).close()
+    except Exception as exc:  # noqa: BLE001 - duckdb raises several types
+        return str(exc).splitlines()[0]
+    return None
+
+
+def _copy_warehouse(cfg: Settings, building: Path) -> None:
+    """The file the build starts from: a copy of the warehouse. A `<db>.wal`
+    beside it (a DuckDB session that died while writing) is copied too and
+    replayed into the copy (checkpoint), so its changes are kept and the new
+    file has no WAL; a warehouse held read-write by a live session, or a WAL
+    that cannot be replayed, stops the build with one line."""
+    wal = _wal(cfg.db_path)
+    if not wal.exists():
+        shutil.copy2(cfg.db_path, building)
+        return
+    problem = _open_error(cfg.db_path)
+    if problem:
+        raise BuildError(f"{wal}: the warehouse has a write-ahead log that cannot be replayed, or is open "
+                         f"read-write elsewhere ({problem}); close that session, or move {wal.name} away")
+    import duckdb
+
+    shutil.copy2(cfg.db_path, building)
+    shutil.copy2(wal, _wal(building))
+    with duckdb.connect(str(building)) as con:
+        con.execute("checkpoint")
+    _wal(building).unlink(missing_ok=True)
+
+
+def _drop_stale_wal(cfg: Settings) -> None:
+    """Before the swap: a `<db>.wal` beside the old file belongs to it (its
+    changes are in the new file when the build started from a copy); beside
+    the new file it would make every later open fail. A live read-write session
+    on the warehouse stops the swap instead (the previous file stays)."""
+    wal = _wal(cfg.db_path)
+    if not wal.exists():
+        return
+    problem = _open_error(cfg.db_path)
+    if problem and "lock" in problem.lower():
+        raise BuildError(f"{cfg.db_path}: opened read-write by another program during the build ({problem}); "
+                         f"the previous warehouse is kept, close that session and rerun")
+    wal.unlink()
 
 
 def dbt_result_counts(run_results: Path) -> dict:
@@ -266,37 +353,52 @@ def _selects_claim_ledger(cfg: Settings, db_file: Path, select: str | None, dbt_
 
 
 def lock(cfg: Settings | None = None, quiet: bool = False, new_wave: bool = False,
-         progress: Progress | None = None) -> list[str]:
-    """Refresh the source manifest for the files in the raw dir, like a lockfile.
+         progress: Progress | None = None, wait: bool = False) -> list[str]:
+    """Refresh the source manifest for the files in the raw dir, like a lockfile, in the
+    raw dir's lock dir (config.resolve_manifest_dir; never the shipped demo lock).
 
     Hashes and counts every file, adds new *.jsonl files (kind sniffed from
     their records), drops missing ones, then builds the staging layer into a
     scratch warehouse to record the expected loaded rows. Returns what changed.
+    Holds the warehouse lock (not while a build of it runs; `wait` waits).
     """
-    cfg = cfg or settings()
-    own_progress = progress is None
-    if own_progress:
-        progress = Progress(quiet=quiet, log_path=cfg.work_dir / "dbt_logs" / "lock_output.log")
-    try:
-        return _lock(cfg, new_wave, progress)
-    finally:
+    cfg = cfg or settings(for_lock=True)
+    if cfg.manifest_dir.resolve() == DEMO_LOCK_DIR.resolve():
+        raise InputError(f"{cfg.manifest_path}: the shipped lockfile of the demo data; `qsafety lock` never writes "
+                         f"it (unset QSAFETY_MANIFEST_DIR to lock into {lock_dir_beside(cfg.raw_dir)}, or point it "
+                         f"at another directory)")
+    if not cfg.raw_dir.is_dir():
+        raise InputError(f"{cfg.raw_dir}: raw directory not found (set QSAFETY_RAW_DIR)")
+    with warehouse_lock(cfg, "qsafety lock", wait=wait,
+                        say=(lambda msg: None) if quiet else (lambda msg: print(msg, flush=True))):
+        own_progress = progress is None
         if own_progress:
-            progress.close()
+            progress = Progress(quiet=quiet, log_path=cfg.work_dir / "dbt_logs" / "lock_output.log")
+        try:
+            return _lock(cfg, new_wave, progress)
+        finally:
+            if own_progress:
+                progress.close()
 
 
 def _lock(cfg: Settings, new_wave: bool, progress: Progress) -> list[str]:
-    template = manifest.read_manifest(cfg.manifest_path) if cfg.manifest_path.exists() \
-        else manifest.default_manifest_rows()
+    if cfg.manifest_path.exists():
+        template = manifest.read_manifest(cfg.manifest_path)
+    else:   # a new lock: the report's Appendix B files where the raw dir has them, then any *.jsonl
+        template = [r for r in manifest.default_manifest_rows() if (cfg.raw_dir / r["relative_path"]).is_file()]
     old = {r["source_label"]: r for r in template}
     with progress.stage("[1/2] hashing and counting the raw files") as stage:
         rows, notes = manifest.refresh_rows(cfg.raw_dir, template, new_wave=new_wave)
+        for path in ensure_additions(cfg.manifest_dir):
+            notes.append(f"wrote {path.name} (header only: add the lab's own models / quant formats there)")
         manifest.write_manifest(rows, cfg.manifest_path)
-        audits = manifest.audit_sources(cfg.raw_dir, rows)
+        audits = manifest.audit_sources(cfg.raw_dir, rows,
+                                        max_line_bytes=int(validate.effective_var("raw_line_max_bytes")))
         cfg.work_dir.mkdir(parents=True, exist_ok=True)
         manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
         stage.done(f"{len(rows)} files")
     scratch = cfg.work_dir / "lock_scratch.duckdb"
-    scratch.unlink(missing_ok=True)
+    remove_leftovers(cfg)
     try:
         with progress.stage("[2/2] staging build in a scratch file (loaded rows per file)") as stage:
             run_dbt(cfg, scratch, ["build", "--select", "+raw_reconciliation", "--exclude", "test_type:data",
@@ -304,7 +406,9 @@ def _lock(cfg: Settings, new_wave: bool, progress: Progress) -> list[str]:
             with open_reader(cfg.target, scratch, cfg.spark_dir) as con:
                 loaded = dict(con.rows("select source_label, loaded_rows from raw_reconciliation"))
     finally:
-        scratch.unlink(missing_ok=True)
+        for path in (scratch, _wal(scratch)):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(scratch.with_name(scratch.name + ".tmp"), ignore_errors=True)
     for row in rows:
         row["expected_loaded_rows"] = loaded.get(row["source_label"], 0)
         before = old.get(row["source_label"])

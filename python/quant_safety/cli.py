@@ -1,15 +1,19 @@
 """`qsafety`: the command line of the quant-safety warehouse.
 
   qsafety demo [--out DIR] [--seed N] [--scale K]   write the synthetic demo raw data
-  qsafety lock                                      refresh the source manifest (lockfile)
+  qsafety lock [--wait]                             refresh the source manifest (lockfile)
   qsafety build [--full-refresh] [--rehash]         audit, dbt build, gate, atomic swap
-                [--var k=v]
+                [--var k=v] [--wait]
                 [--export] [--target duckdb|spark]  (lock/query/export/report/docs take --target too)
-  qsafety query "<SQL>"                             read-only query, printed as a table
+  qsafety query "<SQL>"                             read-only query (one SELECT), printed as a table
   qsafety export [--out DIR] [--no-parquet]         analysis bundle: CSV + Parquet per table, run_manifest.json
   qsafety report [--out DIR]                        analysis_report.md + self-contained analysis_report.html
   qsafety docs [--out DIR]                          dbt docs site (index.html, catalog.json, manifest.json)
-  qsafety screen --raw DIR                          verdicts for new quantized variants (scratch warehouse)
+  qsafety screen --raw DIR [--quiet] [--wait]       verdicts for new quantized variants (scratch warehouse);
+                                                    exit 1 when no cell results or a screened line is not loaded
+
+One build, lock or screen at a time per warehouse file (a lock beside it): a
+second one refuses at once naming the holder, or waits with --wait.
 
 Errors are printed as one line naming the file and the problem (exit code 2);
 no traceback unless QSAFETY_DEBUG=1.
@@ -27,36 +31,52 @@ from .errors import QSafetyError
 
 
 def _vars(pairs: list[str] | None) -> dict:
-    out = {}
-    for pair in pairs or []:
-        key, _, value = pair.partition("=")
-        out[key.strip()] = value.strip()
-    return out
+    """`--var k=v` pairs, each checked against its rule (one-line error naming the var)."""
+    from .validate import parse_var_pairs
+
+    return parse_var_pairs(pairs)
+
+
+def _warehouse_lock(cfg, command: str, args):
+    """The warehouse lock, taken before the command writes anything (its log included)."""
+    from .buildlock import warehouse_lock
+
+    return warehouse_lock(cfg, command, wait=getattr(args, "wait", False), say=lambda msg: print(msg, flush=True))
 
 
 def cmd_demo(args) -> int:
-    from .demo.generate import generate_demo
+    from .config import DEMO_LOCK_DIR, resolve_manifest_dir
+    from .demo.generate import generate_demo, write_replica_registry
 
     out = Path(args.out) if args.out else settings().raw_dir
     start = time.monotonic()
     written = generate_demo(out, seed=args.seed, scale=args.scale)
     print(f"wrote {len(written)} synthetic demo files (calibrated to published cell values; not the "
           f"original samples) to {out} in {time.monotonic() - start:.1f}s")
+    if args.scale > 1:
+        # the replicas' registry rows go where `qsafety lock` will lock this raw dir
+        lock_dir = resolve_manifest_dir(out.resolve(), for_lock=True)
+        if lock_dir.resolve() == DEMO_LOCK_DIR.resolve():
+            print(f"  note: not writing the replicas' registry rows into the shipped demo lock dir {lock_dir}")
+        else:
+            print(f"  registry rows of the synthetic replicas: {write_replica_registry(lock_dir)} "
+                  f"(then `qsafety lock`, with QSAFETY_RAW_DIR={out})")
     return 0
 
 
 def _progress(args, log_name: str):
     from .progress import Progress
 
-    return Progress(verbose=getattr(args, "verbose", False), log_path=settings().work_dir / "dbt_logs" / log_name)
+    return Progress(verbose=getattr(args, "verbose", False), quiet=getattr(args, "quiet", False),
+                    log_path=settings().work_dir / "dbt_logs" / log_name)
 
 
 def cmd_lock(args) -> int:
     from .build import lock
 
-    cfg = settings()
+    cfg = settings(for_lock=True)
     print(f"locking {cfg.raw_dir} -> {cfg.manifest_path}")
-    with _progress(args, "lock_output.log") as progress:
+    with _warehouse_lock(cfg, "qsafety lock", args), _progress(args, "lock_output.log") as progress:
         notes = lock(cfg, new_wave=args.new_wave, progress=progress)
     for note in notes:
         print(f"  {note}")
@@ -68,14 +88,15 @@ def cmd_build(args) -> int:
 
     cfg = settings()
     with_docs = getattr(args, "export", False) and not args.no_docs
-    with _progress(args, "build_output.log") as progress:
-        report = build(cfg, dbt_vars=_vars(args.var), full_refresh=args.full_refresh, docs=with_docs,
+    dbt_vars = _vars(args.var)
+    with _warehouse_lock(cfg, "qsafety build", args), _progress(args, "build_output.log") as progress:
+        report = build(cfg, dbt_vars=dbt_vars, full_refresh=args.full_refresh, docs=with_docs,
                        rehash=args.rehash, progress=progress)
         for line in build_summary(cfg, report):
             print(line)
         if getattr(args, "export", False):
             docs_built_in = built_docs_dir(cfg) if "dbt_docs_s" in report.timings else None
-            return _write_bundle(cfg, _vars(args.var), docs=not args.no_docs, docs_built_in=docs_built_in,
+            return _write_bundle(cfg, dbt_vars, docs=not args.no_docs, docs_built_in=docs_built_in,
                                  progress=progress)
     return 0
 
@@ -122,20 +143,23 @@ def build_summary(cfg, report, max_warnings: int = 5) -> list[str]:
 
 def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None = None,
                   docs_built_in: Path | None = None, progress=None) -> int:
-    from .export import export, export_dbt_docs, open_warehouse
+    from .export import bundle_stage, export, export_dbt_docs, open_warehouse
     from .report import build_report
 
     start = time.monotonic()
-    with open_warehouse(cfg) as con:   # Spark: the tables are read once, for export and report
-        result = export(cfg, out_dir=Path(out) if out else None, dbt_vars=dbt_vars, con=con)
-        print(f"bundle:     {result.out_dir} ({len(result.rows)} tables as CSV + Parquet, run_manifest.json)")
-        if result.missing:
-            print(f"  note: tables not in the warehouse, not exported: {', '.join(result.missing)}")
-        rep = build_report(cfg, out_dir=result.out_dir, dbt_vars=dbt_vars, con=con)
-    print(f"report:     {rep.html}")
+    final = Path(out) if out else cfg.out_dir
+    # the whole bundle (tables, report, docs) is written to a new directory and swapped in at once
+    with open_warehouse(cfg) as con, bundle_stage(final) as stage:   # Spark: the tables are read once
+        result = export(cfg, out_dir=stage, dbt_vars=dbt_vars, con=con, staged=True)
+        rep = build_report(cfg, out_dir=stage, dbt_vars=dbt_vars, con=con)
+        if docs:
+            export_dbt_docs(cfg, out_dir=stage, built_in=docs_built_in, progress=progress)
+    print(f"bundle:     {final} ({len(result.rows)} tables as CSV + Parquet, run_manifest.json)")
+    if result.missing:
+        print(f"  note: tables not in the warehouse, not exported: {', '.join(result.missing)}")
+    print(f"report:     {final / rep.html.name}")
     if docs:
-        docs_dir = export_dbt_docs(cfg, out_dir=result.out_dir, built_in=docs_built_in, progress=progress)
-        print(f"dbt docs:   {docs_dir / 'static_index.html'} (opens from disk; index.html needs `dbt docs serve`)")
+        print(f"dbt docs:   {final / 'docs' / 'static_index.html'} (opens from disk; index.html needs `dbt docs serve`)")
     print(f"bundle written in {time.monotonic() - start:.1f}s")
     return 0
 
@@ -151,10 +175,14 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .export import bundle_stage
     from .report import build_report
 
-    rep = build_report(settings(), out_dir=Path(args.out) if args.out else None)
-    print(f"report: {rep.markdown}\n        {rep.html}")
+    cfg = settings()
+    final = Path(args.out) if args.out else cfg.out_dir
+    with bundle_stage(final, owns=lambda name: False) as stage:   # the rest of the bundle is kept as it is
+        rep = build_report(cfg, out_dir=stage)
+    print(f"report: {final / rep.markdown.name}\n        {final / rep.html.name}")
     return 0
 
 
@@ -173,25 +201,26 @@ def cmd_screen(args) -> int:
     cfg = settings()
     print(f"screening {args.raw} against {cfg.db_path} (scratch copy; the warehouse is not modified)", flush=True)
     with _progress(args, "screen_output.log") as progress:
-        result = screen(args.raw, cfg, progress=progress)
+        result = screen(args.raw, cfg, progress=progress, say=progress.print, wait=args.wait)
     print(render(result))
     print(f"(scratch build {result.timings.get('total_s', 0):.0f}s)")
-    return 0
+    return result.exit_code
 
 
 def cmd_query(args) -> int:
     from . import query_output
-    from .warehouse_reader import open_reader
+    from .warehouse_reader import query_read_only
 
     cfg = settings()
     sql = query_output.read_sql(args.sql, args.file)
     if cfg.target != "spark" and not cfg.db_path.exists():
         raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `make run` first)")
-    with open_reader(cfg.target, cfg.db_path, cfg.spark_dir) as con:
-        try:
-            table = con.arrow(sql)
-        except Exception as exc:  # noqa: BLE001 - the database's message, DuckDB's hints kept
-            raise QSafetyError(query_output.one_line_error(exc)) from exc
+    try:   # read-only: external access off, configuration locked, one SELECT (warehouse_reader)
+        table = query_read_only(cfg.target, cfg.db_path, sql, cfg.spark_dir)
+    except QSafetyError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the database's message, DuckDB's hints kept
+        raise QSafetyError(query_output.one_line_error(exc)) from exc
 
     if table is None:
         print("(the statement returned no result set)", file=sys.stderr)
@@ -223,6 +252,7 @@ ENVIRONMENT = """environment (all optional):
   QSAFETY_DUCKDB_STORAGE_VERSION  storage format of a new warehouse file (default v1.0.0: DuckDB 1.x reads it)
   QSAFETY_GX_HISTORY    gate runs kept in a warehouse's validation history (default 30)
   QSAFETY_STATS_WORKERS worker processes of the mixed-model fits (default: cores)
+  QSAFETY_LOAD_CHUNK_BYTES  bytes staging reads at once, each range checked against its audited sha256 (64 MiB)
   QSAFETY_DEBUG=1       show the traceback of an error
 relative paths are taken from the current directory."""
 
@@ -244,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     verbosity.add_argument("-v", "--verbose", action="store_true",
                            help="print dbt's full output as it runs (default: one progress line per stage; "
                                 "the full output is always in <build dir>/dbt_logs/)")
+    # the commands that take the warehouse lock (one build, lock or screen at a time per warehouse)
+    waits = argparse.ArgumentParser(add_help=False)
+    waits.add_argument("--wait", action="store_true",
+                       help="wait for another build, lock or screen of this warehouse to finish (default: refuse "
+                            "at once, naming it)")
 
     def command(name, help_text, parents=()):
         return sub.add_parser(name, parents=list(parents), help=help_text, description=help_text, epilog=ENVIRONMENT,
@@ -254,23 +289,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=42, help="random seed (default: %(default)s, the committed lockfile's)")
     p.add_argument("--scale", type=int, default=1, help="copies of the demo's cells, for benchmarks (default: %(default)s)")
     p.set_defaults(func=cmd_demo)
-    p = command("lock", "refresh the source manifest (lockfile) for the raw directory", [on_target, verbosity])
+    p = command("lock", "refresh the source manifest (lockfile) for the raw directory", [on_target, verbosity, waits])
     p.add_argument("--new-wave", action="store_true",
                    help="put new files in a new release wave (the stats then also report the cells without them)")
     p.set_defaults(func=cmd_lock)
     p = command("build", "build the warehouse: pre-flight audit, dbt build, data-quality gate, atomic swap",
-                [on_target, verbosity])
+                [on_target, verbosity, waits])
     p.add_argument("--full-refresh", action="store_true",
                    help="rebuild incremental staging from scratch (implies --rehash)")
     p.add_argument("--rehash", action="store_true",
                    help="re-read every raw file in the pre-flight audit, also those unchanged since the last build")
     p.add_argument("--var", action="append", metavar="KEY=VALUE",
-                   help="dbt var override (repeatable; defaults in dbt_project.yml)")
+                   help="dbt var override (repeatable; defaults and the rule each is checked against in "
+                        "dbt_project.yml)")
     p.add_argument("--export", action="store_true",
                    help="then write the bundle (export, report, dbt docs) to $QSAFETY_OUT (default data/bundle)")
     p.add_argument("--no-docs", action="store_true", help="with --export: skip the dbt docs site")
     p.set_defaults(func=cmd_build)
-    p = command("query", "run a read-only SQL query against the warehouse ($QSAFETY_DB)", [on_target])
+    p = command("query", "run one read-only SQL query (SELECT, EXPLAIN) against the warehouse ($QSAFETY_DB)",
+                [on_target])
     p.add_argument("sql", nargs="?", help="the SQL (or use -f FILE)")
     p.add_argument("-f", "--file", metavar="FILE", help="read the SQL from FILE ('-' = stdin)")
     p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table",
@@ -292,8 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", metavar="DIR", help="bundle directory (default: $QSAFETY_OUT, else data/bundle)")
     p.set_defaults(func=cmd_docs)
     p = command("screen", "deltas, regime, taxonomy and action of new quantized variants (scratch warehouse)",
-                [verbosity])
+                [verbosity, waits])
     p.add_argument("--raw", required=True, metavar="DIR", help="directory of the new variants' raw JSONL logs")
+    p.add_argument("--quiet", action="store_true", help="no progress lines (stages, dbt nodes); default: off")
     p.set_defaults(func=cmd_screen)
     args = parser.parse_args(argv)
     if getattr(args, "target", None):

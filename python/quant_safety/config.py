@@ -3,7 +3,8 @@
 Environment variables (all optional):
   QSAFETY_RAW_DIR       raw JSONL directory            (default data/raw)
   QSAFETY_DB            warehouse DuckDB file          (default data/warehouse.duckdb)
-  QSAFETY_MANIFEST_DIR  folder of source_manifest.csv  (default seeds/manifest)
+  QSAFETY_MANIFEST_DIR  the lock dir: source_manifest.csv and the registry additions
+                        (default: <raw dir>.qsafety beside the raw dir; see resolve_manifest_dir)
   QSAFETY_OUT           export bundle directory        (default data/bundle)
   QSAFETY_TARGET        dbt target: duckdb or spark    (default duckdb)
 """
@@ -14,6 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+# the shipped lock dir of the synthetic demo data (`qsafety demo --seed 42` into data/raw);
+# `qsafety lock` never writes it
+DEMO_LOCK_DIR = PROJECT_DIR / "seeds" / "manifest"
+DEFAULT_RAW_DIR = PROJECT_DIR / "data" / "raw"
+LOCK_DIR_SUFFIX = ".qsafety"
 
 
 def _path(env: str, default: str) -> Path:
@@ -54,11 +60,39 @@ class Settings:
         return self.db_path.parent / f"{self.db_path.stem}_data_docs"
 
 
-def settings() -> Settings:
+def lock_dir_beside(raw_dir: Path) -> Path:
+    """The default lock dir of a raw dir: `<raw dir>.qsafety` next to it (`/data/lab/raw`
+    -> `/data/lab/raw.qsafety`), so that the lock travels with the data it locks."""
+    raw_dir = Path(raw_dir).resolve()
+    return raw_dir.with_name(raw_dir.name + LOCK_DIR_SUFFIX)
+
+
+def resolve_manifest_dir(raw_dir: Path, for_lock: bool = False) -> Path:
+    """The lock dir of `raw_dir`, the same for `qsafety lock` and `qsafety build`:
+
+    1. QSAFETY_MANIFEST_DIR when set;
+    2. else `<raw dir>.qsafety` beside the raw dir (lock always writes there; build reads
+       it when it holds a source_manifest.csv);
+    3. else, for the project's default raw dir (data/raw, where `make run` writes the demo),
+       the shipped demo lock dir seeds/manifest.
+    """
+    value = os.environ.get("QSAFETY_MANIFEST_DIR")
+    if value:
+        return _path("QSAFETY_MANIFEST_DIR", "").resolve()
+    beside = lock_dir_beside(raw_dir)
+    if for_lock or (beside / "source_manifest.csv").exists():
+        return beside
+    if Path(raw_dir).resolve() == DEFAULT_RAW_DIR.resolve():
+        return DEMO_LOCK_DIR
+    return beside
+
+
+def settings(for_lock: bool = False) -> Settings:
+    raw_dir = _path("QSAFETY_RAW_DIR", "data/raw").resolve()
     return Settings(
-        raw_dir=_path("QSAFETY_RAW_DIR", "data/raw").resolve(),
+        raw_dir=raw_dir,
         db_path=_path("QSAFETY_DB", "data/warehouse.duckdb").resolve(),
-        manifest_dir=_path("QSAFETY_MANIFEST_DIR", "seeds/manifest").resolve(),
+        manifest_dir=resolve_manifest_dir(raw_dir, for_lock=for_lock),
         out_dir=_path("QSAFETY_OUT", "data/bundle").resolve(),
         target=os.environ.get("QSAFETY_TARGET", "duckdb"),
     )

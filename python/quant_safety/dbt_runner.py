@@ -10,9 +10,12 @@ import time
 from pathlib import Path
 
 from .config import PROJECT_DIR, Settings
-from .errors import BuildError
+from .errors import BuildError, InputError
+from .lockdir import dbt_seed_dir
+from .processes import child_command
 
 SINGLE_THREAD_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+INPUT_ERROR_MARKER = "qsafety-input-error: "   # dbt_plugin.ERROR_MARKER (not imported: that module needs dbt)
 _PROGRESS = re.compile(r"\d+ of \d+ (OK|START|PASS|FAIL|ERROR|WARN|SKIP)")
 
 
@@ -21,10 +24,12 @@ def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dic
     env.update({
         "QSAFETY_BUILD_DB": str(db_file),
         "QSAFETY_RAW_DIR": str(cfg.raw_dir),
-        # relative on purpose: dbt writes each seed's compiled SQL to
-        # <target>/run/<project>/<seed path>, which for an absolute seed path
-        # would overwrite the lockfile itself.
-        "QSAFETY_MANIFEST_DIR": os.path.relpath(cfg.manifest_dir, PROJECT_DIR),
+        # the pre-flight audit staging reads (source_audit.csv, source_chunks.csv)
+        "QSAFETY_AUDIT_DIR": str(cfg.work_dir),
+        # a copy of the lock dir inside the project, as a relative seed path: dbt writes
+        # each seed's SQL to <target>/run/<project>/<seed path>, which for the lock dir's
+        # own path would land on the lockfile or outside the target dir (lockdir.py)
+        "QSAFETY_MANIFEST_DIR": dbt_seed_dir(cfg.manifest_dir),
         # One target dir per database path: dbt's partial parse (partial_parse.msgpack) is
         # discarded when the profile changes, and the profile holds the database path, so
         # `lock` (scratch file) and `build` (<db>.building) keep separate target dirs.
@@ -51,12 +56,14 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
     dbt = Path(sys.executable).with_name("dbt")
     cmd = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", *args, "--project-dir", str(PROJECT_DIR),
            "--profiles-dir", str(PROJECT_DIR)]
-    variables = {"source_audit_file": str(cfg.work_dir / "source_audit.csv"), **(dbt_vars or {})}
-    cmd += ["--vars", json.dumps(variables)]
+    from .validate import check_dbt_vars
+
+    cmd += ["--vars", json.dumps(check_dbt_vars(dbt_vars))]
     _drop_foreign_partial_parse(cfg.work_dir / target_dir)
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=dbt_env(cfg, db_file, target_dir), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    # dbt dies with this process (kill -9 of `qsafety build` leaves no dbt behind)
+    proc = subprocess.Popen(child_command(cmd), cwd=PROJECT_DIR, env=dbt_env(cfg, db_file, target_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -68,6 +75,9 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
             print(f"  [{time.monotonic() - start:6.1f}s] {line.split(' ', 1)[-1].strip()}", flush=True)
     code = proc.wait()
     if code != 0:
+        input_error = next((l.split(INPUT_ERROR_MARKER, 1)[1].strip() for l in lines if INPUT_ERROR_MARKER in l), None)
+        if input_error:   # a raw file that changed under the build (dbt_plugin.py): one line naming it
+            raise InputError(input_error.rstrip("'\""))
         raise BuildError(f"dbt {args[0]} failed: {summarise_failure(lines)} "
                          f"(full log: {cfg.work_dir / 'dbt_logs' / 'dbt.log'})")
     return lines

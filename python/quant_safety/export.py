@@ -23,7 +23,7 @@ import json
 import os
 import subprocess
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from .errors import QSafetyError
 # bundle file name -> (warehouse table, key columns in sort order)
 TABLES: dict[str, tuple[str, list[str]]] = {
     "matrix": ("matrix", ["base_model", "quant_order", "quant"]),
+    "cell_coverage": ("cell_coverage", ["base_model", "quant_order", "quant"]),
     "cell_intervals": ("cell_intervals", ["base_model", "quant", "metric"]),
     "regime_confidence": ("regime_confidence", ["base_model", "quant"]),
     "regimes": ("regimes", ["base_model", "quant_order", "quant"]),
@@ -89,6 +90,14 @@ def _columns(con, table: str) -> list[tuple[str, str]]:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    """A DuckDB string literal (COPY TO takes no bound parameter for its file);
+    a control character is refused, as by the quoting macro."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise QSafetyError(f"{text!r}: a path with a control character is not written")
+    return "'" + text.replace("'", "''") + "'"
 
 
 def ordered_select(con, table: str, keys: list[str]) -> str:
@@ -192,12 +201,81 @@ def input_inventory(con) -> list[dict]:
     return [dict(zip(keys, (int(v) if isinstance(v, int) else v for v in row))) for row in rows]
 
 
+# What an export writes (besides <table>.csv / .parquet): never carried over from an older bundle
+EXPORT_FILES = ("run_manifest.json", "run_timings.json", "agreement_summary.json")
+
+
+def _owned_by_export(name: str) -> bool:
+    stem, _, ext = name.rpartition(".")
+    return name in EXPORT_FILES or (ext in ("csv", "parquet") and stem in TABLES)
+
+
+@contextmanager
+def bundle_stage(out: Path, owns=_owned_by_export):
+    """A new directory beside the bundle `out` to write a whole bundle into.
+    On success the entries of the old bundle that the new one lacks and that
+    the writer does not own (`owns(name)`; default: the export's tables and
+    manifests, so a table missing now is not kept from before) are carried over
+    (the report, the dbt docs site),
+    and the new directory is swapped in whole (atomic.replace_dir): a reader
+    sees all-old or all-new, and run_manifest.json's hashes always match the
+    files beside it. On failure the new directory is removed and the old
+    bundle is untouched. Stages left by killed exports are removed."""
+    import shutil
+
+    from .atomic import replace_dir
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{out.name}.new-"
+    for stale in out.parent.glob(prefix + "*"):
+        pid = stale.name[len(prefix):]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    stage = out.parent / f"{prefix}{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+        if out.is_dir():
+            for entry in sorted(out.iterdir()):
+                target = stage / entry.name
+                if os.path.lexists(target) or owns(entry.name) or entry.name.endswith(".tmp"):
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.copytree(entry, target, symlinks=True)
+                else:
+                    shutil.copy2(entry, target, follow_symlinks=False)
+        replace_dir(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: dict | None = None,
-           parquet: bool = True, quiet: bool = True, con=None) -> ExportResult:
-    """Write the bundle tables, run_manifest.json and run_timings.json to out_dir (QSAFETY_OUT).
-    `con`: an open `open_warehouse` connection to use (left open); else one is opened."""
+           parquet: bool = True, quiet: bool = True, con=None, staged: bool = False) -> ExportResult:
+    """Write the bundle tables, run_manifest.json and run_timings.json to out_dir (QSAFETY_OUT),
+    as a new directory swapped in whole (bundle_stage). `con`: an open
+    `open_warehouse` connection to use (left open); else one is opened.
+    `staged`: out_dir is already a bundle_stage the caller swaps in."""
     cfg = cfg or settings()
     out = Path(out_dir or cfg.out_dir)
+    if not staged:
+        with bundle_stage(out) as stage:
+            result = export(cfg, stage, dbt_vars=dbt_vars, parquet=parquet, quiet=quiet, con=con, staged=True)
+        result.out_dir = out
+        result.files = [out / path.name for path in result.files]
+        return result
     spark = cfg.target == "spark"
     result = ExportResult(out)
     start = time.monotonic()
@@ -224,7 +302,7 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
                 path = out / f"{name}.{ext}"
                 tmp = out / f".{name}.{ext}.tmp"
                 tmp.unlink(missing_ok=True)
-                con.execute(f"copy ({sql}) to '{tmp.as_posix()}' {options}")
+                con.execute(f"copy ({sql}) to {_literal(tmp.as_posix())} {options}")
                 os.replace(tmp, path)
                 result.files.append(path)
                 entry[f"{ext}_sha256"] = sha256_file(path)
@@ -236,11 +314,12 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
         _write_atomic_json(summary_path, agreement_summary(con, present))
         result.files.append(summary_path)
         outputs["agreement_summary"] = {"file": summary_path.name, "json_sha256": sha256_file(summary_path)}
+    from .demo.fingerprint import is_demo_data
     result.timings["export_s"] = round(time.monotonic() - start, 3)
     manifest = {
         "bundle": "quant-safety analysis bundle (TR142 v3 Appendix E.1 layout)",
         "data_note": ("The demo raw data is SYNTHETIC, calibrated to the published cell values; "
-                      "it is not the original evaluation samples.") if _looks_like_demo(inputs) else None,
+                      "it is not the original evaluation samples.") if is_demo_data(inputs, cfg.raw_dir) else None,
         "warehouse": str(cfg.db_path),
         "raw_dir": str(cfg.raw_dir),
         "manifest": str(cfg.manifest_path),
@@ -312,8 +391,8 @@ def agreement_summary(con, present: set) -> dict:
                                          "second_judge_regime_stability", "second_judges": models}
 
 
-# read by the report (quant_levels: the seed of quant formats and their order), not exported
-REPORT_ONLY_TABLES = ("quant_levels",)
+# read by the report (the quant levels in effect and their order), not exported
+REPORT_ONLY_TABLES = ("stg_registry__quant_levels",)
 
 
 def open_warehouse(cfg: Settings):
@@ -359,22 +438,12 @@ _SPARK_TO_DUCKDB = {"string": "varchar", "int": "integer", "bigint": "bigint", "
                     "date": "date", "timestamp": "timestamp", "void": "varchar"}
 
 
-def _looks_like_demo(inputs: list[dict]) -> bool:
-    """True when every input file is byte-identical to the committed demo lockfile
-    (seeds/manifest/source_manifest.csv is the lock of `qsafety demo --seed 42`)."""
-    import csv
+def is_demo_warehouse(con, raw_dir: Path | None = None) -> bool:
+    """Whether every input of the warehouse is a file of the synthetic demo data
+    (by sha256; quant_safety.demo.fingerprint)."""
+    from .demo.fingerprint import is_demo_data
 
-    lock = PROJECT_DIR / "seeds" / "manifest" / "source_manifest.csv"
-    if not inputs or not lock.exists():
-        return False
-    with open(lock, newline="", encoding="utf-8") as handle:
-        demo_hashes = {row.get("sha256") for row in csv.DictReader(handle)}
-    return all(i.get("sha256") in demo_hashes for i in inputs)
-
-
-def is_demo_warehouse(con) -> bool:
-    """Same check from an open warehouse connection."""
-    return _looks_like_demo(input_inventory(con))
+    return is_demo_data(input_inventory(con), raw_dir)
 
 
 DOCS_FILES = ["index.html", "static_index.html", "catalog.json", "manifest.json"]
@@ -431,10 +500,20 @@ def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, qu
 
 
 def _copy_docs(src_dir: Path, docs_dir: Path) -> None:
+    """The docs site written to a new directory beside docs_dir, then swapped in whole."""
     import shutil
 
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    for name in DOCS_FILES:
-        (docs_dir / name).unlink(missing_ok=True)
-        if (src_dir / name).exists():
-            shutil.copy2(src_dir / name, docs_dir / name)
+    from .atomic import replace_dir
+
+    docs_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = docs_dir.with_name(f".{docs_dir.name}.new-{os.getpid()}")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        for name in DOCS_FILES:
+            if (src_dir / name).exists():
+                shutil.copy2(src_dir / name, stage / name)
+        replace_dir(stage, docs_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise

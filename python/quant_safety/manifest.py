@@ -8,6 +8,14 @@ per-row parsing; a file unchanged since it was last hashed is not re-read, see
 `audit_sources`); `check_against_manifest` turns any difference into one-line
 errors naming the file; `lock` refreshes the manifest for new raw data the way
 a lockfile is refreshed, and reports what changed.
+
+The same streaming pass cuts every file into load chunks (`audit_file`): runs
+of whole `\n`-terminated lines of about LOAD_CHUNK_BYTES, each with its own
+sha256, and every line longer than `raw_line_max_bytes` as a chunk of its own.
+Staging reads exactly these byte ranges (the dbt-duckdb plugin's
+qsafety_read_chunk), checks each one's sha256 as it reads it and refuses a
+range whose bytes changed: the bytes loaded are provably the bytes audited,
+and no range is larger than LOAD_CHUNK_BYTES + raw_line_max_bytes in memory.
 """
 from __future__ import annotations
 
@@ -16,10 +24,12 @@ import csv
 import hashlib
 import json
 import os
+import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import validate
 from .errors import InputError
 from .layout import DEFAULT_SOURCES, ROLE_OF_KIND
 
@@ -28,7 +38,37 @@ MANIFEST_COLUMNS = [
     "expected_loaded_rows", "sha256", "precedence", "release_wave",
 ]
 AUDIT_COLUMNS = ["source_label", "relative_path", "file_exists", "size_bytes", "sha256", "raw_lines"]
-CHUNK = 8 * 1024 * 1024
+CHUNK_COLUMNS = ["source_label", "chunk_no", "real_path", "byte_offset", "byte_length", "first_line",
+                 "line_count", "sha256", "chunk_kind", "line_bytes"]
+CHUNK = 8 * 1024 * 1024                  # read block of the streaming pass
+# A load chunk: about this many bytes of whole lines (QSAFETY_LOAD_CHUNK_BYTES overrides it).
+LOAD_CHUNK_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024  # dbt var raw_line_max_bytes
+
+
+def load_chunk_bytes() -> int:
+    value = os.environ.get("QSAFETY_LOAD_CHUNK_BYTES", "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise InputError(f"environment variable QSAFETY_LOAD_CHUNK_BYTES={value!r}: must be a positive integer")
+        return int(value)
+    return LOAD_CHUNK_BYTES
+
+
+@dataclass
+class Chunk:
+    """A byte range of a raw file that staging reads in one piece."""
+    byte_offset: int
+    byte_length: int
+    first_line: int           # 1-based number of its first line
+    line_count: int
+    sha256: str
+    kind: str = "lines"       # lines: whole lines; long_line: one line over raw_line_max_bytes
+    line_bytes: int = 0       # long_line: the line's length without its \n
+
+    def as_list(self) -> list:
+        return [self.byte_offset, self.byte_length, self.first_line, self.line_count, self.sha256,
+                self.kind, self.line_bytes]
 
 
 @dataclass
@@ -40,21 +80,143 @@ class FileAudit:
     sha256: str
     raw_lines: int
     reused: bool = False      # hash and line count taken from the stat cache, file not re-read
+    real_path: str = ""       # the resolved path that was read (inside the raw dir)
+    chunks: list = field(default_factory=list)
 
 
-def hash_and_count(path: Path) -> tuple[str, int, int]:
-    """sha256, number of lines (a last line without newline counts), size in bytes.
+class _Chunker:
+    """Cuts a byte stream into load chunks while it is hashed (see the module
+    doc). Fed blocks of at most max_line bytes, so a line that lies wholly
+    inside one block is never over the limit: only the line still open at a
+    block's end is measured, and per block the work is a few find() calls."""
+
+    def __init__(self, target: int, max_line: int):
+        self.target, self.max_line = target, max_line
+        self.chunks: list[Chunk] = []
+        self.cur = None             # [offset, hasher, length, first_line, lines]
+        self.long = None            # [offset, hasher, length, line number]
+        self.pending = bytearray()  # the open line (normal mode)
+        self.pending_start = 0
+        self.line_no = 1            # number of the line being read
+        self.pos = 0                # absolute offset of the next block
+
+    def _lines(self, data, start: int, count: int) -> None:
+        if self.cur is None:
+            self.cur = [start, hashlib.sha256(), 0, self.line_no, 0]
+        self.cur[1].update(data)
+        self.cur[2] += len(data)
+        self.cur[4] += count
+        self.line_no += count
+        if self.cur[2] >= self.target:
+            self._close()
+
+    def _close(self) -> None:
+        if self.cur is not None:
+            offset, hasher, length, first, lines = self.cur
+            self.chunks.append(Chunk(offset, length, first, lines, hasher.hexdigest()))
+            self.cur = None
+
+    def _start_long(self) -> None:
+        self._close()
+        self.long = [self.pending_start, hashlib.sha256(bytes(self.pending)), len(self.pending), self.line_no]
+        self.pending = bytearray()
+
+    def _close_long(self, terminated: bool) -> None:
+        offset, hasher, length, line = self.long
+        self.chunks.append(Chunk(offset, length, line, 1, hasher.hexdigest(), "long_line",
+                                 length - (1 if terminated else 0)))
+        self.long = None
+        self.line_no += 1
+
+    def feed(self, block: bytes) -> None:
+        view = memoryview(block)
+        base, n, i = self.pos, len(block), 0
+        self.pos += n
+        if self.long is not None:
+            j = block.find(b"\n")
+            end = n if j < 0 else j + 1
+            self.long[1].update(view[:end])
+            self.long[2] += end
+            if j < 0:
+                return
+            self._close_long(True)
+            i = end
+        elif self.pending or i < n:
+            j = block.find(b"\n")
+            if j < 0:
+                if not self.pending:
+                    self.pending_start = base
+                self.pending += block
+                if len(self.pending) > self.max_line:
+                    self._start_long()
+                return
+            if not self.pending:
+                self.pending_start = base
+            if len(self.pending) + j > self.max_line:       # the open line ends here, too long
+                self._start_long()
+                self.long[1].update(view[:j + 1])
+                self.long[2] += j + 1
+                self._close_long(True)
+            else:
+                start = self.pending_start
+                data = bytes(self.pending) + block[:j + 1] if self.pending else view[:j + 1]
+                self.pending = bytearray()
+                self._lines(data, start, 1)
+            i = j + 1
+        last = block.rfind(b"\n", i)
+        if last >= 0:       # whole lines inside this block: each shorter than the block
+            self._lines(view[i:last + 1], base + i, block.count(b"\n", i, last + 1))
+            i = last + 1
+        if i < n:
+            self.pending_start = base + i
+            self.pending = bytearray(view[i:])
+
+    def finish(self) -> list[Chunk]:
+        if self.long is not None:
+            self._close_long(False)
+        elif self.pending:
+            if len(self.pending) > self.max_line:
+                self._start_long()
+                self._close_long(False)
+            else:
+                self._lines(bytes(self.pending), self.pending_start, 1)
+                self.pending = bytearray()
+        self._close()
+        return self.chunks
+
+
+def _open_regular(path: Path) -> int:
+    """A read-only descriptor of a regular file: no symlink at the last step
+    (the path is already resolved), no blocking open of a FIFO or device."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"{path}: not a regular file")
+    return fd
+
+
+def audit_file(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+               chunk_bytes: int | None = None) -> tuple[str, int, int, list[Chunk]]:
+    """sha256, number of lines (a last line without newline counts), size in
+    bytes, and the load chunks, in one streaming pass.
 
     Also checks the bytes are UTF-8 (the contract's encoding): a file that is
     not raises InputError naming the file and the line.
     """
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
+    target = chunk_bytes or load_chunk_bytes()
+    chunker = _Chunker(target, max_line_bytes)
+    # a block is cut into whole lines at most once, so a chunk ends within a block of its target
+    block_size = max(1, min(CHUNK, max_line_bytes, target))
     lines = 0
     size = 0
     last = b""
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
+    with os.fdopen(_open_regular(path), "rb", buffering=0) as handle:
+        while chunk := handle.read(block_size):
             digest.update(chunk)
             try:
                 # an all-ASCII chunk is valid UTF-8 unless a multi-byte character
@@ -65,6 +227,7 @@ def hash_and_count(path: Path) -> tuple[str, int, int]:
                 line = lines + chunk[:exc.start].count(b"\n") + 1
                 raise InputError(f"{path}: line {line}: not UTF-8 ({exc.reason} at byte "
                                  f"{size + exc.start})") from None
+            chunker.feed(chunk)
             lines += chunk.count(b"\n")
             size += len(chunk)
             last = chunk[-1:]
@@ -74,22 +237,32 @@ def hash_and_count(path: Path) -> tuple[str, int, int]:
         raise InputError(f"{path}: line {lines + 1}: not UTF-8 (truncated multi-byte character at the end)") from None
     if size and last != b"\n":
         lines += 1
-    return digest.hexdigest(), lines, size
+    return digest.hexdigest(), lines, size, chunker.finish()
+
+
+def hash_and_count(path: Path) -> tuple[str, int, int]:
+    """sha256, number of lines (a last line without newline counts), size in bytes."""
+    sha, lines, size, _chunks = audit_file(path)
+    return sha, lines, size
 
 
 def read_manifest(path: Path) -> list[dict]:
     if not Path(path).exists():
         raise InputError(f"{path}: source manifest not found (run `qsafety lock` to create it)")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable source manifest CSV ({exc})") from None
     missing = [c for c in MANIFEST_COLUMNS if rows and c not in rows[0]]
     if missing:
         raise InputError(f"{path}: source manifest lacks columns {', '.join(missing)}")
-    return rows
+    return validate.check_manifest_rows(rows, Path(path))
 
 
 def write_manifest(rows: list[dict], path: Path) -> None:
     path = Path(path)
+    validate.check_manifest_rows(rows, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(rows, key=lambda r: (r["record_kind"], r["source_label"]))
     tmp = path.with_suffix(".csv.tmp")
@@ -106,7 +279,7 @@ def write_manifest(rows: list[dict], path: Path) -> None:
 # space and changes with every write, so an edited file always misses; an entry
 # is only kept when the file's ctime was at least RACY_NS older than the start of
 # its hashing, so a write landing in the same timestamp tick is not missed.
-STAT_CACHE_VERSION = 1
+STAT_CACHE_VERSION = 2
 RACY_NS = 2_000_000_000
 
 
@@ -115,7 +288,8 @@ def _stat_key(st: os.stat_result) -> list[int]:
 
 
 def read_stat_cache(path: Path | None) -> dict:
-    """{absolute path: {"stat": [...], "sha256": ..., "raw_lines": ...}}; {} when absent or unreadable."""
+    """{absolute path: {"stat": [...], "sha256": ..., "raw_lines": ..., "chunking": [...], "chunks": [...]}};
+    {} when absent or unreadable."""
     if path is None:
         return {}
     try:
@@ -137,40 +311,59 @@ def write_stat_cache(path: Path, entries: dict) -> None:
     os.replace(tmp, path)
 
 
+def _cached_chunks(hit: dict, chunking: list) -> list[Chunk] | None:
+    if hit.get("chunking") != chunking:
+        return None
+    try:
+        return [Chunk(*c) for c in hit["chunks"]]
+    except (KeyError, TypeError):
+        return None
+
+
 def audit_sources(raw_dir: Path, manifest_rows: list[dict], stat_cache: Path | None = None,
-                  rehash: bool = False) -> list[FileAudit]:
-    """Hash and count every manifest file, two files at a time (sha256 runs
+                  rehash: bool = False, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                  trusted_roots: tuple = ()) -> list[FileAudit]:
+    """Hash, count and chunk every manifest file, two files at a time (sha256 runs
     without the GIL). The first error in manifest order is raised, as in a
-    sequential pass.
+    sequential pass. Every path is checked first (validate.resolve_inside: a
+    regular file inside the raw dir, or inside one of `trusted_roots`, once
+    symlinks are resolved); a missing file gives file_exists = false.
 
     With ``stat_cache`` (a JSON file of this warehouse's build dir) a file whose
     inode, size, mtime and ctime match the entry written when it was last hashed
-    keeps that hash and line count without being read (``FileAudit.reused``);
+    keeps that hash, line count and chunks without being read (``FileAudit.reused``);
     ``rehash`` reads every file. The cache is rewritten with the files of this
     manifest only."""
     from concurrent.futures import ThreadPoolExecutor
 
     known = {} if rehash else read_stat_cache(stat_cache)
     entries: dict[str, dict] = {}
+    chunking = [load_chunk_bytes(), int(max_line_bytes)]
 
     def audit(row: dict) -> FileAudit:
         path = Path(raw_dir) / row["relative_path"]
-        if not path.is_file():
+        if not os.path.lexists(path):
             return FileAudit(row["source_label"], row["relative_path"], False, 0, "", 0)
-        key = str(path.resolve())
-        before = path.stat()
+        real = validate.resolve_inside(raw_dir, row["relative_path"], f"source {row['source_label']}",
+                                       trusted_roots)
+        key = str(real)
+        before = real.stat()
         hit = known.get(key)
         if hit and hit.get("stat") == _stat_key(before):
-            entries[key] = hit
-            return FileAudit(row["source_label"], row["relative_path"], True, before.st_size,
-                             hit["sha256"], int(hit["raw_lines"]), reused=True)
+            chunks = _cached_chunks(hit, chunking)
+            if chunks is not None:
+                entries[key] = hit
+                return FileAudit(row["source_label"], row["relative_path"], True, before.st_size,
+                                 hit["sha256"], int(hit["raw_lines"]), reused=True, real_path=key, chunks=chunks)
         started = time.time_ns()
-        sha, lines, size = hash_and_count(path)
-        after = path.stat()
+        sha, lines, size, chunks = audit_file(real, max_line_bytes=max_line_bytes, chunk_bytes=chunking[0])
+        after = real.stat()
         if _stat_key(after) == _stat_key(before) and size == before.st_size \
                 and after.st_ctime_ns < started - RACY_NS:
-            entries[key] = {"stat": _stat_key(after), "sha256": sha, "raw_lines": lines}
-        return FileAudit(row["source_label"], row["relative_path"], True, size, sha, lines)
+            entries[key] = {"stat": _stat_key(after), "sha256": sha, "raw_lines": lines,
+                            "chunking": chunking, "chunks": [c.as_list() for c in chunks]}
+        return FileAudit(row["source_label"], row["relative_path"], True, size, sha, lines,
+                         real_path=key, chunks=chunks)
 
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         audits = list(pool.map(audit, manifest_rows))
@@ -180,14 +373,28 @@ def audit_sources(raw_dir: Path, manifest_rows: list[dict], stat_cache: Path | N
 
 
 def write_audit(audits: list[FileAudit], path: Path) -> None:
+    """source_audit.csv (one row per manifest file) and, beside it,
+    source_chunks.csv (the load chunks staging reads)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(AUDIT_COLUMNS)
         for a in audits:
             writer.writerow([a.source_label, a.relative_path, str(a.file_exists).lower(),
                              a.size_bytes, a.sha256, a.raw_lines])
+    chunks_path = path.with_name("source_chunks.csv")
+    chunks_tmp = chunks_path.with_name(chunks_path.name + ".tmp")
+    with open(chunks_tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(CHUNK_COLUMNS)
+        for a in audits:
+            for number, c in enumerate(a.chunks):
+                writer.writerow([a.source_label, number, a.real_path, c.byte_offset, c.byte_length, c.first_line,
+                                 c.line_count, c.sha256, c.kind, c.line_bytes])
+    os.replace(chunks_tmp, chunks_path)
+    os.replace(tmp, path)
 
 
 def check_against_manifest(raw_dir: Path, manifest_rows: list[dict], audits: list[FileAudit]) -> list[str]:
@@ -215,13 +422,24 @@ def check_against_manifest(raw_dir: Path, manifest_rows: list[dict], audits: lis
     return problems
 
 
-def unlisted_files(raw_dir: Path, manifest_rows: list[dict]) -> list[str]:
+def unlisted_files(raw_dir: Path, manifest_rows: list[dict], skipped: list | None = None) -> list[str]:
+    """The *.jsonl files of the raw dir the manifest does not list. A name that
+    breaks the path rules (validate.py: a control character, a symlink leaving
+    the raw dir, not a regular file such as a FIFO) is left out, and noted in
+    `skipped` as (name, reason) when given."""
     listed = {r["relative_path"] for r in manifest_rows}
     found = []
     for path in sorted(Path(raw_dir).rglob("*.jsonl")):
         rel = path.relative_to(raw_dir).as_posix()
-        if rel not in listed:
-            found.append(rel)
+        if rel in listed:
+            continue
+        try:
+            validate.resolve_inside(raw_dir, rel, "found in the raw dir")
+        except InputError as exc:
+            if skipped is not None:
+                skipped.append((rel, str(exc)))
+            continue
+        found.append(rel)
     return found
 
 
@@ -258,9 +476,17 @@ def default_manifest_rows() -> list[dict]:
     ]
 
 
-def label_for(relative_path: str) -> str:
+def label_for(relative_path: str, taken: set | None = None) -> str:
+    """A safe source label (validate.LABEL_RE) for a file: its path with every
+    character but ASCII letters and digits as `_`; a suffix keeps it unique
+    among `taken`."""
     stem = relative_path.rsplit(".", 1)[0]
-    return "".join(ch if ch.isalnum() else "_" for ch in stem).strip("_").lower()
+    label = "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in stem).strip("_").lower()[:120] or "source"
+    if taken is not None:
+        base, n = label, 2
+        while label in taken:
+            label, n = f"{base}_{n}", n + 1
+    return label
 
 
 def refresh_rows(raw_dir: Path, template: list[dict], drop_missing: bool = True,
@@ -283,17 +509,21 @@ def refresh_rows(raw_dir: Path, template: list[dict], drop_missing: bool = True,
         rows.append(dict(row))
     next_wave = max([int(r["release_wave"]) for r in rows] or [0]) + (1 if new_wave or not rows else 0)
     next_precedence = max([int(r["precedence"]) for r in rows] or [0]) + 1
-    for rel in unlisted_files(raw_dir, rows):
+    skipped: list = []
+    taken = {r["source_label"] for r in rows}
+    for rel in unlisted_files(raw_dir, rows, skipped):
         kind = sniff_kind(raw_dir / rel)
         if kind is None:
-            notes.append(f"skipped {rel}: no record kind recognised in its first lines")
+            notes.append(f"skipped {rel!r}: no record kind recognised in its first lines")
             continue
-        label = label_for(rel)
+        label = label_for(rel, taken)
+        taken.add(label)
         rows.append({"source_label": label, "role": ROLE_OF_KIND[kind], "record_kind": kind,
                      "relative_path": rel, "expected_raw_rows": "", "expected_loaded_rows": "",
                      "sha256": "", "precedence": next_precedence if kind == "C" else 1,
                      "release_wave": next_wave})
         notes.append(f"added {label} ({ROLE_OF_KIND[kind]}, kind {kind}): {rel}")
+    notes += [f"skipped {rel!r}: {reason}" for rel, reason in skipped]
     audits = {a.source_label: a for a in audit_sources(raw_dir, rows)}
     old = {r["source_label"]: r for r in template}
     for row in rows:

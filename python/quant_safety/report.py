@@ -35,10 +35,11 @@ REGIME_COLORS = {
     "neutral": "#4c78a8",
     "baseline": "#7f7f7f",
     "no_baseline": "#c7c7c7",
+    "undetermined": "#e0c0e8",
     "unclassified": "#c7c7c7",
 }
 REGIME_SHORT = {"hidden_danger": "HD", "near_hidden_danger": "near", "neutral": "", "baseline": "base",
-                "no_baseline": "n/b", "unclassified": "?"}
+                "no_baseline": "n/b", "undetermined": "undet.", "unclassified": "?"}
 STYLE_PANELS = [
     ("dominant_prefix_share_delta", "Dominant-prefix share delta (pp)", 100.0),
     ("unique_prefix_rate_delta", "Unique-prefix rate delta (pp)", 100.0),
@@ -98,7 +99,7 @@ def load_plot_data(con) -> dict[str, pd.DataFrame]:
                       from phase6_refusal_style order by base_model, quant_order"""),
         "style_corr": q("""select style_metric, n, pearson_r, pearson_p from phase6_style_correlations
                            where scope = 'all_cells' and refusal_measure = 'advbench_refusal_rate_delta'"""),
-        "quants": q("select quant, precision_order from quant_levels order by precision_order"),
+        "quants": q("select quant, precision_order from stg_registry__quant_levels order by precision_order, quant"),
     }
 
 
@@ -128,11 +129,14 @@ def interval(data: pd.DataFrame, measure: str, z: float = 1.96):
 
 
 # ------------------------------------------------------------------ plots
-def _place_labels(ax, xs, ys, labels, fontsize=7.5):
+def _place_labels(ax, xs, ys, labels, fontsize=7.5, draw=True):
     """Annotate points; each label takes the candidate offset (in points) that overlaps least with the
-    labels already placed and with the markers, with a leader line when it sits far from its point."""
+    labels already placed and with the markers, with a leader line when it sits far from its point.
+    `draw=False`: the caller drew the figure once after setting every panel's limits (a draw per
+    panel renders the whole figure each time: quadratic in the number of models)."""
     fig = ax.figure
-    fig.canvas.draw()
+    if draw:
+        fig.canvas.draw()
     to_pt = 72.0 / fig.dpi
     pts = [tuple(v * to_pt for v in ax.transData.transform((x, y))) for x, y in zip(xs, ys)]
     obstacles = [(px - 4, py - 4, px + 4, py + 4) for px, py in pts]
@@ -193,6 +197,7 @@ def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds, measure: str = 
     nrows = max(1, -(-len(models) // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(13, 4.1 * nrows), squeeze=False)
     axis_name = "BERTScore" if th.quality_axis == "bertscore" else "key-metric average"
+    panels = []
     for ax, model in zip(axes.flat, models):
         d = data[data["base_model"] == model]
         xs = d["quality_axis_delta_pp"].astype("float64").to_numpy()
@@ -222,7 +227,10 @@ def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds, measure: str = 
                    linewidth=0.6, zorder=3)
         ax.set_title(model, fontsize=11)
         ax.grid(True, lw=0.3, alpha=0.5)
-        _place_labels(ax, xs, ys, d["quant"].tolist())
+        panels.append((ax, xs, ys, d["quant"].tolist()))
+    fig.canvas.draw()   # once: each panel's transform depends only on its own limits and position
+    for ax, xs, ys, quants in panels:
+        _place_labels(ax, xs, ys, quants, draw=False)
     for ax in axes.flat[len(models):]:
         ax.set_visible(False)
     for ax in axes[-1, :]:
@@ -519,7 +527,7 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
     th = Thresholds.from_vars(dbt_vars_in_effect(cfg, dbt_vars))
     with (nullcontext(con) if con is not None else open_warehouse(cfg)) as con:
         data = load_plot_data(con)
-        demo = is_demo_warehouse(con)
+        demo = is_demo_warehouse(con, cfg.raw_dir)
         q = lambda sql: frame(con, sql)  # noqa: E731
         ledger = q("select * from claim_ledger order by claim_id")
         recon = q("""select role, count(*) as sources, cast(sum(raw_lines) as bigint) as raw_lines,
@@ -537,6 +545,13 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
                       from regimes r join matrix m using (base_model, quant)
                       where r.regime in ('hidden_danger', 'near_hidden_danger')
                       order by r.regime, r.base_model, r.quant_order""")
+        tables = {t for (t,) in con.execute("select table_name from information_schema.tables").fetchall()}
+        partial = q("""select m.base_model as model, m.quant, m.regime, m.deployment_action,
+                              coalesce(c.missing_sides, '') as missing_sides,
+                              coalesce(c.baseline_missing_sides, '') as baseline_missing_sides
+                       from matrix m join cell_coverage c using (base_model, quant)
+                       where m.regime in ('undetermined', 'no_baseline')
+                       order by m.regime, m.base_model, m.quant_order""") if "cell_coverage" in tables else None
         deploy = q("""select quant, models, round(max_judge_refusal_signal_pp, 2) as max_judge_signal_pp,
                              round(max_regex_refusal_signal_pp, 2) as max_regex_signal_pp, reject_rows,
                              hidden_danger_rows, recommended_role
@@ -576,8 +591,7 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
               "quality means to 3 decimals, judge rates to the nearest achievable k/n, refusal-style features within "
               "+/-0.01). It reproduces the report's aggregates by construction and is not evidence about the models.")
     else:
-        doc.p("Raw inputs are listed with their sha256 in `run_manifest.json`. (If they were written by "
-              "`qsafety demo`, they are synthetic data calibrated to the published cell values.)")
+        doc.p("Raw inputs are listed with their sha256 in `run_manifest.json`.")
     doc.h(2, "Headline findings")
     doc.bullets(headline_findings(data["cells"], data["gaps"], ledger, shape, th))
     doc.h(2, "Plots")
@@ -585,6 +599,13 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
         doc.figure(name, pngs[name], caption)
     doc.h(2, "Hidden-danger cells")
     doc.table(hidden)
+    if partial is not None and len(partial):
+        doc.h(2, "Cells the regime rule cannot classify")
+        doc.p(f"{len(partial)} cells: `no_baseline` (the model's baseline cell is absent: no deltas) or "
+              "`undetermined` (the quality-axis or regex refusal delta is missing: a side of the cell or of its "
+              "baseline has no rows, or all its values are NaN). Their deployment action is `manual_review`; "
+              "`cell_coverage` lists every cell's sides.")
+        doc.table(partial)
     doc.h(2, "Deployment recommendation per quant level")
     doc.table(deploy)
     doc.h(2, "Headline numbers of the report, recomputed")

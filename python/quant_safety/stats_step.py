@@ -34,8 +34,10 @@ def run_stats_step_subprocess(target: str, db_path: Path, spark_dir: Path | None
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "quant_safety.stats_step", target, str(db_path), str(spark_dir or "")],
-                          capture_output=True, text=True)
+    from .processes import child_command
+
+    proc = subprocess.run(child_command([sys.executable, "-m", "quant_safety.stats_step", target, str(db_path),
+                                         str(spark_dir or "")]), capture_output=True, text=True)
     if proc.returncode != 0:
         from .errors import BuildError
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]

@@ -91,7 +91,7 @@ def run(dbt_tests: bool = True, gate: bool = True, data_docs: bool = True, expor
     build_module.preflight(cfg)                      # hashes, line counts, source_audit.csv
     timings["preflight_s"] = time.monotonic() - start
     os.environ.update(dbt_env(cfg, cfg.db_path))
-    variables = {"source_audit_file": str(cfg.work_dir / "source_audit.csv"), **(dbt_vars or {})}
+    variables = dict(dbt_vars or {})       # the audit is read from QSAFETY_AUDIT_DIR (dbt_env)
     # the session outlives every reader; stopped below
     warehouse_reader.SparkReader.close = lambda self: None
     runner = dbtRunner()

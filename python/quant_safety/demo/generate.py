@@ -720,6 +720,9 @@ def generate_demo(raw_dir, seed: int = 42, scale: int = 1, workers: int | None =
         if workers is None:
             workers = 1
         _write_replicas(raw_dir, seed, scale, int(workers), out)
+    # what was written, by content: demo detection (fingerprint.is_demo_data) reads it
+    from .fingerprint import record
+    record(raw_dir, [rel for rel, _ in out.values()], seed=seed, scale=scale)
     return out
 
 
@@ -813,6 +816,52 @@ def _write_replica(ws, plans, r, seed):
             ws["safety_text"].write(d)
         for row in judge_rows(st, "main", GEMMA_JUDGE_MODEL):
             ws["judge"].write(row)
+
+
+REPLICA_REGISTRY_NOTE = "Synthetic replicas of the scaled demo data (base_model = the raw base name)"
+
+
+def replica_registry_rows() -> list[dict]:
+    """Registry rows of the synthetic replicas (scale > 1): one pattern row
+    `synth%-<base>` per demo model, with an empty base_model so that every
+    replica keeps its own base name (`synth007-phi-2`). Family, size and
+    baseline come from the project registry (seeds/reference/model_registry.csv)."""
+    import csv
+
+    from ..config import PROJECT_DIR
+
+    with open(PROJECT_DIR / "seeds" / "reference" / "model_registry.csv", newline="", encoding="utf-8") as handle:
+        registry = {r["base_model"]: r for r in csv.DictReader(handle)}
+    rows = []
+    for base in sorted({plan.base for plan in build_plans().values()}):
+        row = dict(registry[base])
+        row.update({"base_model": "", "name_pattern": f"synth%-{base}", "scope_note": REPLICA_REGISTRY_NOTE})
+        rows.append(row)
+    return rows
+
+
+def write_replica_registry(lock_dir) -> Path:
+    """Add the replicas' registry rows to `lock_dir`/model_registry_additions.csv
+    (rows the file already has, by name_pattern, are kept as they are)."""
+    import csv
+
+    from ..lockdir import ADDITIONS, ensure_additions
+
+    lock_dir = Path(lock_dir)
+    ensure_additions(lock_dir)
+    path = lock_dir / "model_registry_additions.csv"
+    columns = ADDITIONS[path.name].strip().split(",")
+    with open(path, newline="", encoding="utf-8") as handle:
+        existing = list(csv.DictReader(handle))
+    have = {(r.get("name_pattern") or "").strip().lower() for r in existing}
+    rows = existing + [r for r in replica_registry_rows() if r["name_pattern"] not in have]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+    return path
 
 
 # ---------------------------------------------------------------- screen variant

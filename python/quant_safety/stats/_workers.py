@@ -15,6 +15,8 @@ import subprocess
 import sys
 import traceback
 
+from ..processes import child_command   # workers die with dbt (and dbt with the build)
+
 
 def split(weights: list[float], workers: int) -> list[list[int]]:
     """Task indices per worker: heaviest first, each to the least loaded worker
@@ -41,7 +43,7 @@ def run_in_workers(fn, tasks: list, workers: int, weight=None) -> list:
     procs = []
     try:
         for share in shares:
-            proc = subprocess.Popen([sys.executable, "-m", "quant_safety.stats._workers"],
+            proc = subprocess.Popen(child_command([sys.executable, "-m", "quant_safety.stats._workers"]),
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             procs.append(proc)
         # every worker gets its tasks before any result is read: they run at once

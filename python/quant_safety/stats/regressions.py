@@ -98,7 +98,9 @@ def bpw_regressions(
                         "slope": float(fit.params[1]),
                         "slope_se": float(fit.bse[1]),
                         "intercept": float(fit.params[0]),
-                        "r2": float(fit.rsquared),
+                        # in [0, 1] for OLS with an intercept; 1 - ssr/tss can land an ulp
+                        # outside when the slope is ~0 or the fit is perfect
+                        "r2": min(1.0, max(0.0, float(fit.rsquared))),
                         "p": float(fit.pvalues[1]) if n > 2 else math.nan,
                         "p_exact": exact_pvalues(x, y, spearman=False)[0],
                         "flag": FLAG_OK,

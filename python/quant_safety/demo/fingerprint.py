@@ -1,0 +1,70 @@
+"""Is this warehouse built from the synthetic demo data? Decided by content.
+
+The demo package ships the sha256 of every file `qsafety demo` writes with the
+default seed and scale (`fingerprint_seed42.json`), and every run of the
+generator records the sha256 of the files it wrote in the raw dir it wrote
+(`qsafety_demo_fingerprint.json`: other seeds, `--scale K`). A warehouse is
+demo data when every one of its input files (the source audit's sha256) is one
+of those files, byte for byte. Nothing here reads a lockfile: a user's lock of
+their own logs, wherever it lives, cannot make their data look synthetic, and
+real logs never hash like a generated file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+SHIPPED = Path(__file__).with_name("fingerprint_seed42.json")
+RECORD_NAME = "qsafety_demo_fingerprint.json"
+NOTE = ("SYNTHETIC demo data written by `qsafety demo` (calibrated to the published TR142 v3 cell values; "
+        "not the original evaluation samples)")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(raw_dir: Path, relative_paths) -> dict[str, str]:
+    """{relative path: sha256} of the given files of raw_dir."""
+    raw_dir = Path(raw_dir)
+    return {rel: sha256_file(raw_dir / rel) for rel in sorted(relative_paths)}
+
+
+def record(raw_dir: Path, relative_paths, seed: int, scale: int) -> Path:
+    """Write the fingerprint of the files the generator just wrote into raw_dir."""
+    path = Path(raw_dir) / RECORD_NAME
+    body = {"note": NOTE, "seed": int(seed), "scale": int(scale), "files": fingerprint(raw_dir, relative_paths)}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _hashes(path: Path) -> set[str]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {str(h) for h in data["files"].values()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
+
+
+def demo_hashes(raw_dir: Path | None = None) -> set[str]:
+    """sha256 of every known demo file: the shipped default run, plus what the
+    generator recorded in raw_dir (if it wrote there)."""
+    hashes = _hashes(SHIPPED)
+    if raw_dir is not None:
+        hashes |= _hashes(Path(raw_dir) / RECORD_NAME)
+    return hashes
+
+
+def is_demo_data(inputs: list[dict], raw_dir: Path | None = None) -> bool:
+    """True when there are inputs and every input's sha256 is a demo file's."""
+    if not inputs:
+        return False
+    known = demo_hashes(raw_dir)
+    return all(str(i.get("sha256") or "") in known for i in inputs)
