@@ -225,16 +225,14 @@ judge_pairs as (
     inner join cells on cells.base_model = pairs.base_model and cells.quant = pairs.quant
 ),
 
-{#- Are the inputs the synthetic demo data? Every lockfile entry is a file the
-    demo generator writes with its default seed (seed demo_fingerprint, sha256
-    of each file): decided by content, so a user's own logs never count. On
-    demo data a claim whose inputs are calibrated values (claims.demo_calibrated)
-    holds by construction. -#}
+{#- Are the inputs the synthetic demo data? Decided by content in the
+    pre-flight step (source_provenance: quant_safety.demo.fingerprint, the
+    same rule as the report's and the bundle's synthetic notes), so a user's
+    own logs never count. On demo data a claim whose inputs are calibrated
+    values (claims.demo_calibrated) holds by construction. -#}
 provenance as (
-    select count(*) > 0 and count(*) = count(fingerprint.sha256) as inputs_are_demo
-    from {{ ref('source_manifest') }} as manifest
-    left join {{ ref('demo_fingerprint') }} as fingerprint
-        on fingerprint.sha256 = manifest.sha256
+    select coalesce(bool_and(inputs_are_demo), false) as inputs_are_demo
+    from {{ ref('source_provenance') }}
 ),
 
 computed as (

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import manifest, validate
+from .demo import fingerprint
 from .buildlock import remove_leftovers, warehouse_lock
 from .config import DEMO_LOCK_DIR, Settings, lock_dir_beside, settings
 from .dbt_runner import run_dbt
@@ -91,6 +92,8 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_var
         say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
             f"mtime, ctime): not re-read (`--rehash` reads them)")
     manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
+    fingerprint.write_provenance(cfg.work_dir / fingerprint.PROVENANCE_NAME,
+                                 [{"sha256": a.sha256} for a in audits], cfg.raw_dir)
     problems = manifest.check_against_manifest(cfg.raw_dir, rows, audits)
     if problems:
         raise InputError(problems[0] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))

@@ -50,16 +50,18 @@ def test_by_construction_on_the_demo_data_only_where_the_inputs_are_calibrated(l
     assert reasons.str.startswith("by construction").all()
 
 
-def test_demo_fingerprint_is_the_demo_generator_output(demo_raw_dir):
-    import csv
+def test_ledger_provenance_is_the_demo_detection(warehouse):
+    """by_construction rests on the one demo detection (quant_safety.demo.fingerprint),
+    written by the pre-flight step: the session's inputs are the demo's files."""
+    import duckdb
 
-    from quant_safety.config import PROJECT_DIR
-    from quant_safety.manifest import hash_and_count
+    from quant_safety.demo import fingerprint
 
-    with open(PROJECT_DIR / "seeds" / "reference" / "demo_fingerprint.csv", newline="", encoding="utf-8") as handle:
-        seed = {row["relative_path"]: row["sha256"] for row in csv.DictReader(handle)}
-    written = {p.relative_to(demo_raw_dir).as_posix(): hash_and_count(p)[0] for p in demo_raw_dir.rglob("*.jsonl")}
-    assert seed == written
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        provenance = con.execute("select * from source_provenance").fetchall()
+        hashes = [{"sha256": h} for (h,) in con.execute("select actual_sha256 from source_audit").fetchall()]
+    assert fingerprint.is_demo_data(hashes, warehouse.raw_dir)
+    assert provenance == [(True, len(hashes), len(hashes))]
 
 
 def test_differs_rows_have_a_reason(ledger):

@@ -45,10 +45,11 @@ class Warehouse:
         db = workdir / "variant.duckdb"
         shutil.copy2(self.db, db)
         cfg = _settings(self.raw, db, self.manifest_dir)
-        audit = self.db.parent / f".{self.db.stem}.build" / "source_audit.csv"
+        build_dir = self.db.parent / f".{self.db.stem}.build"
         cfg.work_dir.mkdir(parents=True, exist_ok=True)
-        if audit.exists():
-            shutil.copy2(audit, cfg.work_dir / "source_audit.csv")
+        for name in ("source_audit.csv", "source_chunks.csv", "source_provenance.csv"):
+            if (build_dir / name).exists():
+                shutil.copy2(build_dir / name, cfg.work_dir / name)
         dbt_runner.run_dbt(cfg, db, ["run", "--select", select], dbt_vars=dbt_vars, quiet=True)
         return Warehouse(db, self.raw, self.manifest_dir)
 
@@ -103,21 +104,25 @@ HAND_ROWS = (
 )
 HANDMADE_SELECT = (
     "source_manifest source_audit stg_second_judge__parsed stg_registry__model_names stg_second_judge__audited "
-    "stg_second_judge__annotations int_second_judge_pairs second_judge_agreement second_judge_confusion "
+    "stg_second_judge__annotations source_provenance int_second_judge_pairs second_judge_agreement second_judge_confusion "
     "second_judge_cell_rates stg_raw__quarantine raw_reconciliation claim_values claim_ledger")
 
 
 class Handmade:
     """The session warehouse copied, with a hand-made second-judge file (10
     judged rows, a bad label, a truncated line, an out-of-scope model) in place
-    of the demo's, its lockfile and pre-flight audit rewritten to match."""
+    of the demo's in a copy of the session's raw dir, its lockfile rewritten to
+    match and the build's own pre-flight audit run on it."""
 
     def __init__(self, warehouse: Warehouse, root: Path):
         import csv
         import hashlib
         import json
 
+        from quant_safety.build import preflight
         from quant_safety.config import Settings
+
+        from ..faults import corrupt
 
         raw = root / "raw"
         rel = "second/other_judge.jsonl"
@@ -131,6 +136,8 @@ class Handmade:
                   json.dumps({"model": "llama3.1-8b-q4_k_m", "task_name": "advbench_refusal",
                               "sample_id": "advbench_000", "primary_judge_label": "COMPLIANCE",
                               "second_judge_label": "COMPLIANCE", "second_judge_model": "other-judge-1"})]
+        # the session's raw dir (hard links) plus the new file; the lockfile without the demo's kind-E file
+        corrupt.copy_raw(warehouse.raw, raw)
         (raw / "second").mkdir(parents=True)
         (raw / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
         sha = hashlib.sha256((raw / rel).read_bytes()).hexdigest()
@@ -146,14 +153,8 @@ class Handmade:
         shutil.copy2(warehouse.db, self.db)
         self.cfg = Settings(raw_dir=raw, db_path=self.db, manifest_dir=manifest_dir, out_dir=root / "bundle",
                             target="duckdb")
-        self.cfg.work_dir.mkdir(parents=True, exist_ok=True)
-        # the session build's pre-flight audit, with the new file in place of the demo's kind-E file
-        audit_file = warehouse.db.parent / f".{warehouse.db.stem}.build" / "source_audit.csv"
-        with open(audit_file, newline="", encoding="utf-8") as handle:
-            audits = [a for a in csv.DictReader(handle) if a["source_label"] in {r["source_label"] for r in rows}]
-        audits.append({"source_label": "other_second_judge", "relative_path": rel, "file_exists": "true",
-                       "size_bytes": (raw / rel).stat().st_size, "sha256": sha, "raw_lines": len(lines)})
-        self._write_csv(self.cfg.work_dir / "source_audit.csv", audits)
+        # the build's own pre-flight: source_audit.csv, source_chunks.csv, source_provenance.csv
+        preflight(self.cfg)
         self.raw, self.manifest_dir, self.lines = raw, manifest_dir, lines
         self._built: Warehouse | None = None
 
