@@ -213,10 +213,19 @@ within_corr as (select * from {{ quant_safety.stats_ref('correlations') }} where
 style_corr as (select * from {{ quant_safety.stats_ref('phase6_style_correlations') }} where {{ adv }}),
 loqo as (select * from {{ quant_safety.stats_ref('leave_one_quant_out') }} where {{ bert_regex }}),
 mixed as (select * from {{ quant_safety.stats_ref('mixed_models') }}),
-sj_agree as (select * from {{ ref('second_judge_agreement') }}),
-sj_conf as (select * from {{ ref('second_judge_confusion') }}),
-sj_cells as (select * from {{ ref('second_judge_cell_rates') }}),
-sj_regime as (select * from {{ ref('second_judge_regime_stability') }}),
+{#- Appendix F is about one second judge: with several second-judge models in
+    the kind-E files the claims read the one with the most rows (then by name). -#}
+sj_model as (
+    select second_judge_model
+    from {{ ref('second_judge_agreement') }}
+    where grouping = 'overall'
+    order by n desc, second_judge_model
+    limit 1
+),
+sj_agree as (select * from {{ ref('second_judge_agreement') }} where second_judge_model in (select second_judge_model from sj_model)),
+sj_conf as (select * from {{ ref('second_judge_confusion') }} where second_judge_model in (select second_judge_model from sj_model)),
+sj_cells as (select * from {{ ref('second_judge_cell_rates') }} where second_judge_model in (select second_judge_model from sj_model)),
+sj_regime as (select * from {{ ref('second_judge_regime_stability') }} where second_judge_model in (select second_judge_model from sj_model)),
 judge_agree as (select * from {{ ref('judge_agreement_quant') }}),
 table_values as (select * from {{ ref('claim_values') }}),
 judge_pairs as (

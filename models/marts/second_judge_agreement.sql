@@ -151,7 +151,8 @@ select
     chance_agreement,
     cohen_kappa,
     kappa_se,
-    greatest(cohen_kappa - {{ z }} * kappa_se, -1.0) as kappa_ci_lo,
-    least(cohen_kappa + {{ z }} * kappa_se, 1.0) as kappa_ci_hi,
+    {#- greatest / least skip NULL arguments: an undefined kappa keeps a NULL interval -#}
+    case when cohen_kappa is not null then greatest(cohen_kappa - {{ z }} * kappa_se, -1.0) end as kappa_ci_lo,
+    case when cohen_kappa is not null then least(cohen_kappa + {{ z }} * kappa_se, 1.0) end as kappa_ci_hi,
     'wald_fleiss_cohen_everitt' as kappa_ci_method
 from final
