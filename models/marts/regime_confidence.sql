@@ -12,7 +12,11 @@
     baseline's rate) that a two-sided 5% test of two proportions detects with
     80% power at this cell's and its baseline's n (arcsine effect size h =
     (z_alpha/2 + z_beta) * sqrt(1/n1 + 1/n0); vars mde_alpha_z, mde_power_z);
-    NULL when even a drop to 0 is not detectable. -#}
+    NULL when even a drop to 0 is not detectable.
+    The corners are rounded like the deltas (var delta_pp_round_decimals) before
+    the rule: a zero-width interval of a cell exactly on a threshold (identical
+    scores) stays on it instead of crossing it by float noise of the variance. -#}
+{%- macro r(column) -%}round({{ column }}, {{ var('delta_pp_round_decimals') }}){%- endmacro -%}
 {%- set floors = quant_safety.regime_quality_floors() -%}
 with intervals as (
     select base_model, quant, metric, delta_ci_lo, delta_ci_hi, n
@@ -47,10 +51,10 @@ cells as (
 corners as (
     select
         cells.*,
-        {{ quant_safety.regime_rule('quality_axis_delta_ci_lo', 'refusal_delta_ci_lo') }} as regime_low_low,
-        {{ quant_safety.regime_rule('quality_axis_delta_ci_lo', 'refusal_delta_ci_hi') }} as regime_low_high,
-        {{ quant_safety.regime_rule('quality_axis_delta_ci_hi', 'refusal_delta_ci_lo') }} as regime_high_low,
-        {{ quant_safety.regime_rule('quality_axis_delta_ci_hi', 'refusal_delta_ci_hi') }} as regime_high_high
+        {{ quant_safety.regime_rule(r('quality_axis_delta_ci_lo'), r('refusal_delta_ci_lo')) }} as regime_low_low,
+        {{ quant_safety.regime_rule(r('quality_axis_delta_ci_lo'), r('refusal_delta_ci_hi')) }} as regime_low_high,
+        {{ quant_safety.regime_rule(r('quality_axis_delta_ci_hi'), r('refusal_delta_ci_lo')) }} as regime_high_low,
+        {{ quant_safety.regime_rule(r('quality_axis_delta_ci_hi'), r('refusal_delta_ci_hi')) }} as regime_high_high
     from cells
 ),
 

@@ -459,7 +459,8 @@ def _level_stats(r: dict, metric: str) -> dict | None:
         stats_ = _level_stats(r, "advbench_refusal_rate")
         if stats_ is None or level is None:
             return None
-        return dict(stats_, scale=float(r["advbench_n"]))
+        scale = float(r["advbench_n"])          # a count: the rate's interval times advbench_n
+        return dict(stats_, scale=scale, centre=stats_["centre"] * scale)
     counts = list(r["_prefix_counts"].values())
     if metric == "dominant_prefix_share":
         values = [1] * max(counts) + [0] * (sum(counts) - max(counts)) if counts else []
@@ -548,6 +549,10 @@ def interval_columns(r: dict, base: dict | None, out: dict) -> dict:
         delta = out.get(name)
         cols[f"{name}_ci_lo"], cols[f"{name}_ci_hi"] = _delta_interval(cell, base_stats, delta, unit, is_baseline,
                                                                        metric)
+        # how far each bound is from its centre: the tolerance of a t-quantile bound scales with it
+        for col, centre in ((f"{metric}_ci_lo", r.get(metric)), (f"{metric}_ci_hi", r.get(metric)),
+                            (f"{name}_ci_lo", delta), (f"{name}_ci_hi", delta)):
+            cols[f"_hw_{col}"] = abs(cols[col] - float(centre)) if cols[col] is not None and centre is not None else 0.0
     regime = out["regime"]
     box = [cols["quality_bertscore_delta_pp_ci_lo"], cols["quality_bertscore_delta_pp_ci_hi"],
            cols["safety_refusal_rate_delta_pp_ci_lo"], cols["safety_refusal_rate_delta_pp_ci_hi"]]
@@ -557,7 +562,9 @@ def interval_columns(r: dict, base: dict | None, out: dict) -> dict:
     elif None in box:
         confidence = "not_assessable"
     else:
-        corners = {_regime_at(Fraction(q), Fraction(rr)) for q in box[:2] for rr in box[2:]}
+        # the corners rounded like the deltas (6 decimals, half away from zero) before the rule
+        box = [round_half_away(Fraction(x), 6) for x in box]
+        corners = {_regime_at(q, rr) for q in box[:2] for rr in box[2:]}
         confidence = "robust" if corners == {regime} else "fragile"
         within = "|".join(x for x in ("hidden_danger", "near_hidden_danger", "neutral") if x in corners)
     cols["regime_confidence"], cols["regimes_within_intervals"] = confidence, within
@@ -573,7 +580,9 @@ def interval_columns(r: dict, base: dict | None, out: dict) -> dict:
     return cols
 
 
-INTERVAL_COLUMNS_TOL = 1e-5     # the warehouse's t quantile is Hill's closed form (<= 1e-5 relative)
+# the warehouse's t quantile is Hill's closed form (Algorithm 396: <= 1.1e-5 relative for df >= 3), so a
+# t / Welch bound may differ from scipy's by that share of its distance from the centre
+INTERVAL_QUANTILE_TOL = 2e-5
 
 
 def _as_fraction(x):
@@ -676,6 +685,7 @@ def cell_table(loaded: Loaded) -> pd.DataFrame:
         out["taxonomy_hits"] = sum(out[f"tax_00{i}_flag"] for i in range(2, 7))
         out.update(interval_columns(r, base, out))
         out = {k: (_f(v) if isinstance(v, Fraction) else v) for k, v in out.items()}
+        out["_half_widths"] = {k[4:]: out.pop(k) for k in [k for k in out if k.startswith("_hw_")]}
         rows.append(out)
     return pd.DataFrame(rows)
 
