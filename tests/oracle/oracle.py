@@ -412,11 +412,13 @@ INTERVAL_METRICS = [   # name, delta unit ('pp' = <name>_delta_pp, else <name>_d
 MDE_ALPHA, MDE_POWER = 0.05, 0.80
 
 
+@functools.lru_cache(maxsize=None)
 def _z975() -> float:
     from scipy.stats import norm
     return float(norm.ppf(0.975))
 
 
+@functools.lru_cache(maxsize=None)
 def _t975(df: float | None) -> float | None:
     from scipy.stats import t
     if df is None or df < 1:
@@ -453,7 +455,15 @@ def _entropy_variance(counts: list[int]) -> float:
 
 
 def _level_stats(r: dict, metric: str) -> dict | None:
-    """method, n, standard error, centre (a rate for a count), raw bounds and scale of a level."""
+    """method, n, standard error, centre, raw bounds (of the rate, for a count) and scale of a level
+    (computed once per cell and metric: a baseline serves all its model's cells)."""
+    memo = r.setdefault("_level_stats", {})
+    if metric not in memo:
+        memo[metric] = _level_stats_of(r, metric)
+    return memo[metric]
+
+
+def _level_stats_of(r: dict, metric: str) -> dict | None:
     level = r.get(metric)
     if metric == "advbench_refusals":
         stats_ = _level_stats(r, "advbench_refusal_rate")
@@ -526,6 +536,7 @@ def _regime_at(q: float, rr: float) -> str:
     return "neutral"
 
 
+@functools.lru_cache(maxsize=None)
 def _refusal_drop_mde(p0, n1: int, n0: int) -> float | None:
     """statsmodels' two-sample normal power on the arcsine scale (Cohen's h), one tail at alpha / 2."""
     from statsmodels.stats.power import NormalIndPower
