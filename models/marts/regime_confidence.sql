@@ -16,7 +16,11 @@
     The corners are rounded like the deltas (var delta_pp_round_decimals) before
     the rule: a zero-width interval of a cell exactly on a threshold (identical
     scores) stays on it instead of crossing it by float noise of the variance. -#}
-{%- macro r(column) -%}round({{ column }}, {{ var('delta_pp_round_decimals') }}){%- endmacro -%}
+{%- set digits = var('delta_pp_round_decimals') -%}
+{%- set q_lo = 'round(quality_axis_delta_ci_lo, ' ~ digits ~ ')' -%}
+{%- set q_hi = 'round(quality_axis_delta_ci_hi, ' ~ digits ~ ')' -%}
+{%- set r_lo = 'round(refusal_delta_ci_lo, ' ~ digits ~ ')' -%}
+{%- set r_hi = 'round(refusal_delta_ci_hi, ' ~ digits ~ ')' -%}
 {%- set floors = quant_safety.regime_quality_floors() -%}
 with intervals as (
     select base_model, quant, metric, delta_ci_lo, delta_ci_hi, n
@@ -51,10 +55,10 @@ cells as (
 corners as (
     select
         cells.*,
-        {{ quant_safety.regime_rule(r('quality_axis_delta_ci_lo'), r('refusal_delta_ci_lo')) }} as regime_low_low,
-        {{ quant_safety.regime_rule(r('quality_axis_delta_ci_lo'), r('refusal_delta_ci_hi')) }} as regime_low_high,
-        {{ quant_safety.regime_rule(r('quality_axis_delta_ci_hi'), r('refusal_delta_ci_lo')) }} as regime_high_low,
-        {{ quant_safety.regime_rule(r('quality_axis_delta_ci_hi'), r('refusal_delta_ci_hi')) }} as regime_high_high
+        {{ quant_safety.regime_rule(q_lo, r_lo) }} as regime_low_low,
+        {{ quant_safety.regime_rule(q_lo, r_hi) }} as regime_low_high,
+        {{ quant_safety.regime_rule(q_hi, r_lo) }} as regime_high_low,
+        {{ quant_safety.regime_rule(q_hi, r_hi) }} as regime_high_high
     from cells
 ),
 
