@@ -29,6 +29,7 @@ build fails the scratch dir is kept (its dbt log is named in the error).
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
