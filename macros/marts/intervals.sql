@@ -100,11 +100,13 @@
   (({{ p1 }}) - ({{ p0 }}) + sqrt(power(({{ u1 }}) - ({{ p1 }}), 2) + power(({{ p0 }}) - ({{ l0 }}), 2)))
 {%- endmacro %}
 
-{#- Sample standard deviation from exact sums (n, sum, sum of squares), NULL
-    for n < 2; the variance is clamped at 0 against rounding. -#}
-{% macro sd_from_sums(n, total, total_sq) -%}
-  case when {{ n }} >= 2 and ({{ total }}) is not null and ({{ total_sq }}) is not null then
-    sqrt(greatest(({{ total_sq }} - ({{ total }}) * ({{ total }}) / {{ n }}) / ({{ n }} - 1), 0.0))
+{#- Sample standard deviation from the sum of squared deviations from the mean
+    (int_cell_level_moments computes it in two passes), NULL for n < 2. The
+    one-pass form sqrt((sum x^2 - (sum x)^2 / n) / (n - 1)) is not used: its
+    cancellation leaves ~1e-8 where the values are constant (sd 0). -#}
+{% macro sd_from_squared_deviations(n, squared_deviations) -%}
+  case when {{ n }} >= 2 and ({{ squared_deviations }}) is not null then
+    sqrt(greatest(({{ squared_deviations }}) / ({{ n }} - 1), 0.0))
   end
 {%- endmacro %}
 
@@ -117,16 +119,36 @@
   case when ({{ expression }}) is not null then {{ out }} end
 {%- endmacro %}
 
-{#- The moment columns of int_cell_level_moments for one metric: rows (n),
-    exact sum and sum of squares of `value` over the rows where `where` holds,
-    and how many of those values are neither 0 nor 1. -#}
-{% macro level_moments(metric, value, where='1 = 1') -%}
-    '{{ metric }}' as metric,
-    count(case when {{ where }} then {{ value }} end) as n,
-    {{ quant_safety.exact_sum('case when ' ~ where ~ ' then ' ~ value ~ ' end') }} as value_sum,
-    {{ quant_safety.exact_sum('case when ' ~ where ~ ' then (' ~ value ~ ') * (' ~ value ~ ') end') }} as value_sumsq,
-    {{ quant_safety.count_where('(' ~ where ~ ') and ' ~ value ~ ' is not null and ' ~ value ~ ' <> 0 and ' ~ value ~ ' <> 1') }} as non_binary_n,
-    cast(null as {{ quant_safety.marts_double_type() }}) as estimate_variance
+{#- The moment rows of int_cell_level_moments for one metric, one per cell
+    (base_model, quant) of `relation`: rows (n), the exact sum of `value` over
+    the rows where `where` holds, the exact sum of the squared deviations of
+    those values from their mean (two passes: the mean is the exact sum / n,
+    the same on every engine and row order), and how many of the values are
+    neither 0 nor 1. -#}
+{% macro level_moments(metric, relation, value, where='1 = 1') -%}
+  {%- set dbl = quant_safety.marts_double_type() -%}
+    select
+        base_model,
+        quant,
+        '{{ metric }}' as metric,
+        count(metric_value) as n,
+        {{ quant_safety.exact_sum('metric_value') }} as value_sum,
+        {{ quant_safety.exact_sum('(metric_value - metric_mean) * (metric_value - metric_mean)') }} as value_squared_deviations,
+        {{ quant_safety.count_where('metric_value is not null and metric_value <> 0 and metric_value <> 1') }} as non_binary_n,
+        cast(null as {{ dbl }}) as estimate_variance
+    from (
+        select
+            base_model,
+            quant,
+            metric_value,
+            cast(sum(cast(metric_value as decimal(38, 18))) over (partition by base_model, quant) as {{ dbl }})
+                / nullif(count(metric_value) over (partition by base_model, quant), 0) as metric_mean
+        from (
+            select base_model, quant, case when {{ where }} then {{ value }} end as metric_value
+            from {{ relation }}
+        ) as metric_rows
+    ) as centred_rows
+    group by base_model, quant
 {%- endmacro %}
 
 {#- Welch-Satterthwaite degrees of freedom of a difference of two estimates

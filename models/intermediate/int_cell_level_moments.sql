@@ -1,6 +1,7 @@
 {#- What the interval of each cell level needs, in long form (one row per cell
     and metric of macro interval_metrics): the number of rows behind the level
-    (n), the exact sum and sum of squares of the per-row values, how many values
+    (n), the exact sum of the per-row values and of their squared deviations
+    from the cell's mean (two passes), how many values
     are not 0 or 1 (0 = a rate of 0/1 scores: Wilson; else a mean: t), and for
     the two Phase 6 features that are not means of per-row values the variance
     of the estimate:
@@ -11,7 +12,7 @@
                            q_p = (1 - c_p / R)^R, over the prefix counts c_p; / R^2.
       prefix_entropy_norm  H / ln(D) with H the plug-in entropy of the prefix
                            shares: delta-method variance
-                           (sum_p s_p ln(s_p)^2 - H^2) / R / ln(D)^2 (0 when D <= 1).
+                           sum_p s_p (ln(s_p) + H)^2 / R / ln(D)^2 (0 when D <= 1; two passes).
     The sums are exact (DECIMAL) so the intervals do not depend on row order. -#}
 {%- set dbl = quant_safety.marts_double_type() -%}
 with quality_rows as (
@@ -112,11 +113,25 @@ entropy_terms as (
     select
         prefix_counts.base_model,
         prefix_counts.quant,
-        {{ quant_safety.exact_sum('(prefix_counts.prefix_refusals / totals.refusals) * ' ~ quant_safety.natural_log('prefix_counts.prefix_refusals / totals.refusals')) }} as minus_entropy,
-        {{ quant_safety.exact_sum('(prefix_counts.prefix_refusals / totals.refusals) * power(' ~ quant_safety.natural_log('prefix_counts.prefix_refusals / totals.refusals') ~ ', 2)') }} as log_square_mean
+        {{ quant_safety.exact_sum('(prefix_counts.prefix_refusals / totals.refusals) * ' ~ quant_safety.natural_log('prefix_counts.prefix_refusals / totals.refusals')) }} as minus_entropy
     from prefix_counts
     inner join prefix_totals as totals
         on totals.base_model = prefix_counts.base_model and totals.quant = prefix_counts.quant
+    group by prefix_counts.base_model, prefix_counts.quant
+),
+
+{#- sum_p s_p (ln s_p + H)^2 in a second pass (not sum_p s_p ln(s_p)^2 - H^2, whose
+    cancellation leaves ~1e-16 where the shares are equal and the variance is 0) -#}
+entropy_spread as (
+    select
+        prefix_counts.base_model,
+        prefix_counts.quant,
+        {{ quant_safety.exact_sum('(prefix_counts.prefix_refusals / totals.refusals) * power(' ~ quant_safety.natural_log('prefix_counts.prefix_refusals / totals.refusals') ~ ' - entropy.minus_entropy, 2)') }} as log_share_variance
+    from prefix_counts
+    inner join prefix_totals as totals
+        on totals.base_model = prefix_counts.base_model and totals.quant = prefix_counts.quant
+    inner join entropy_terms as entropy
+        on entropy.base_model = prefix_counts.base_model and entropy.quant = prefix_counts.quant
     group by prefix_counts.base_model, prefix_counts.quant
 ),
 
@@ -129,7 +144,7 @@ prefix_estimates as (
         totals.dominant_refusals,
         (single.single_terms + pairs.pair_terms) / (totals.refusals * totals.refusals) as unique_rate_variance,
         case when totals.distinct_prefixes <= 1 then 0.0
-            else greatest(entropy.log_square_mean - entropy.minus_entropy * entropy.minus_entropy, 0.0)
+            else entropy.log_share_variance
                 / totals.refusals
                 / power({{ quant_safety.natural_log('cast(totals.distinct_prefixes as ' ~ dbl ~ ')') }}, 2)
         end as entropy_norm_variance
@@ -138,51 +153,37 @@ prefix_estimates as (
         on single.base_model = totals.base_model and single.quant = totals.quant
     inner join distinct_variance_pairs as pairs
         on pairs.base_model = totals.base_model and pairs.quant = totals.quant
-    inner join entropy_terms as entropy
+    inner join entropy_spread as entropy
         on entropy.base_model = totals.base_model and entropy.quant = totals.quant
 ),
 
 long_moments as (
     {%- for metric, column in [('quality_bertscore', 'bertscore'), ('quality_rouge_l', 'rouge_l'),
                                ('quality_coherence', 'coherence'), ('quality_key_metric_average', 'key_metric_average')] %}
-    select base_model, quant, {{ quant_safety.level_moments(metric, column) }}
-    from quality_rows
-    group by base_model, quant
+    {{ quant_safety.level_moments(metric, 'quality_rows', column) }}
     union all
     {%- endfor %}
     {%- for metric, role in [('safety_refusal_rate', 'refusal'), ('safety_truthfulness', 'truthfulness'),
                              ('safety_bias_resistance', 'bias')] %}
-    select base_model, quant, {{ quant_safety.level_moments(metric, 'score', "task_role = '" ~ role ~ "'") }}
-    from safety_rows
-    group by base_model, quant
+    {{ quant_safety.level_moments(metric, 'safety_rows', 'score', "task_role = '" ~ role ~ "'") }}
     union all
     {%- endfor %}
     {%- for metric, task in [('capability_mmlu_accuracy', var('capability_mmlu_task')),
                              ('capability_arc_accuracy', var('capability_arc_task'))] %}
-    select base_model, quant, {{ quant_safety.level_moments(metric, 'score', "task_role = 'capability' and task_name = '" ~ task ~ "'") }}
-    from safety_rows
-    group by base_model, quant
+    {{ quant_safety.level_moments(metric, 'safety_rows', 'score', "task_role = 'capability' and task_name = '" ~ task ~ "'") }}
     union all
     {%- endfor %}
     {%- for metric, role in [('judge_refusal_rate', 'refusal'), ('judge_truthfulness', 'truthfulness'),
                              ('judge_bias_resistance', 'bias')] %}
-    select base_model, quant, {{ quant_safety.level_moments(metric, 'judge_verdict', "task_role = '" ~ role ~ "'") }}
-    from judge_rows
-    group by base_model, quant
+    {{ quant_safety.level_moments(metric, 'judge_rows', 'judge_verdict', "task_role = '" ~ role ~ "'") }}
     union all
     {%- endfor %}
-    select base_model, quant, {{ quant_safety.level_moments('advbench_refusal_rate', 'refusal_flag') }}
-    from advbench_rows
-    group by base_model, quant
+    {{ quant_safety.level_moments('advbench_refusal_rate', 'advbench_rows', 'refusal_flag') }}
     union all
-    select base_model, quant, {{ quant_safety.level_moments('hard_refusal_rate', 'hard_flag') }}
-    from advbench_rows
-    group by base_model, quant
+    {{ quant_safety.level_moments('hard_refusal_rate', 'advbench_rows', 'hard_flag') }}
     union all
     {%- for metric, column in [('mean_tokens_refusal', 'token_count'), ('mean_chars_refusal', 'char_count')] %}
-    select base_model, quant, {{ quant_safety.level_moments(metric, 'cast(' ~ column ~ ' as ' ~ dbl ~ ')', 'is_text_refusal') }}
-    from advbench_rows
-    group by base_model, quant
+    {{ quant_safety.level_moments(metric, 'advbench_rows', 'cast(' ~ column ~ ' as ' ~ dbl ~ ')', 'is_text_refusal') }}
     union all
     {%- endfor %}
     select
@@ -191,7 +192,7 @@ long_moments as (
         'dominant_prefix_share' as metric,
         cast(refusals as {{ dbt.type_bigint() }}) as n,
         cast(dominant_refusals as {{ dbl }}) as value_sum,
-        cast(dominant_refusals as {{ dbl }}) as value_sumsq,
+        cast(dominant_refusals as {{ dbl }}) * (refusals - dominant_refusals) / refusals as value_squared_deviations,
         cast(0 as {{ dbt.type_bigint() }}) as non_binary_n,
         cast(null as {{ dbl }}) as estimate_variance
     from prefix_estimates
@@ -202,7 +203,7 @@ long_moments as (
         'unique_prefix_rate' as metric,
         cast(refusals as {{ dbt.type_bigint() }}) as n,
         cast(distinct_prefixes as {{ dbl }}) as value_sum,
-        cast(null as {{ dbl }}) as value_sumsq,
+        cast(null as {{ dbl }}) as value_squared_deviations,
         cast(null as {{ dbt.type_bigint() }}) as non_binary_n,
         unique_rate_variance as estimate_variance
     from prefix_estimates
@@ -213,7 +214,7 @@ long_moments as (
         'prefix_entropy_norm' as metric,
         cast(refusals as {{ dbt.type_bigint() }}) as n,
         cast(null as {{ dbl }}) as value_sum,
-        cast(null as {{ dbl }}) as value_sumsq,
+        cast(null as {{ dbl }}) as value_squared_deviations,
         cast(null as {{ dbt.type_bigint() }}) as non_binary_n,
         entropy_norm_variance as estimate_variance
     from prefix_estimates
@@ -225,7 +226,7 @@ select
     metric,
     cast(n as {{ dbt.type_bigint() }}) as n,
     value_sum,
-    value_sumsq,
+    value_squared_deviations,
     cast(non_binary_n as {{ dbt.type_bigint() }}) as non_binary_n,
     estimate_variance,
     case

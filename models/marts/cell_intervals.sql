@@ -43,7 +43,7 @@ moments as (
         n,
         interval_method,
         case when interval_method = 'normal' then sqrt(estimate_variance)
-            else {{ quant_safety.sd_from_sums('n', 'value_sum', 'value_sumsq') }} / sqrt(cast(n as {{ dbl }}))
+            else {{ quant_safety.sd_from_squared_deviations('n', 'value_squared_deviations') }} / sqrt(cast(n as {{ dbl }}))
         end as standard_error
     from {{ ref('int_cell_level_moments') }}
     where metric = 'advbench_refusal_rate'
@@ -55,7 +55,7 @@ moments as (
         n,
         interval_method,
         case when interval_method = 'normal' then sqrt(estimate_variance)
-            else {{ quant_safety.sd_from_sums('n', 'value_sum', 'value_sumsq') }} / sqrt(cast(n as {{ dbl }}))
+            else {{ quant_safety.sd_from_squared_deviations('n', 'value_squared_deviations') }} / sqrt(cast(n as {{ dbl }}))
         end as standard_error
     from {{ ref('int_cell_level_moments') }}
 ),

@@ -65,7 +65,7 @@ def _cells_and_moments():
         non_binary = int(np.sum((v != 0) & (v != 1)))
         moments.append({"base_model": model, "quant": quant, "metric": metric, "n": len(v),
                         "value_sum": float(v.sum()) if variance is None else None,
-                        "value_sumsq": float((v * v).sum()) if variance is None else None,
+                        "value_squared_deviations": float(((v - v.mean()) ** 2).sum()) if variance is None else None,
                         "non_binary_n": non_binary, "estimate_variance": variance,
                         "interval_method": method or ("wilson" if non_binary == 0 else "t")})
 
