@@ -86,13 +86,16 @@ with_kappa as (
     from kappa
 ),
 
-{#- the variance terms: a over the diagonal, b over the off-diagonal cells -#}
+{#- the variance terms: a over the diagonal, b over the off-diagonal cells,
+    each a sum of count-weighted terms divided by n once (not a sum of n
+    rounded shares: at kappa = 1, term a is exactly 1 and the variance exactly 0) -#}
 cells as (
     select
         {% for k in keys %}confusion.{{ k }}, {% endfor %}
         confusion.primary_judge_label,
         confusion.second_judge_label,
-        confusion.pair_rows / with_kappa.n as cell_share,
+        cast(confusion.pair_rows as {{ dbl }}) as pair_rows,
+        with_kappa.n as group_rows,
         with_kappa.cohen_kappa,
         primary_of_row.label_rows / with_kappa.n as primary_share_of_row_label,
         second_of_row.label_rows / with_kappa.n as second_share_of_row_label,
@@ -115,11 +118,11 @@ variance_terms as (
     select
         {{ keys | join(', ') }},
         sum(case when primary_judge_label = second_judge_label
-            then cell_share * power(1 - (primary_share_of_row_label + second_share_of_row_label) * (1 - cohen_kappa), 2)
-            else 0 end) as term_a,
+            then pair_rows * power(1 - (primary_share_of_row_label + second_share_of_row_label) * (1 - cohen_kappa), 2)
+            else 0 end) / max(group_rows) as term_a,
         sum(case when primary_judge_label <> second_judge_label
-            then cell_share * power(coalesce(second_share_of_row_label, 0) + coalesce(primary_share_of_column_label, 0), 2)
-            else 0 end) as term_b_sum
+            then pair_rows * power(coalesce(second_share_of_row_label, 0) + coalesce(primary_share_of_column_label, 0), 2)
+            else 0 end) / max(group_rows) as term_b_sum
     from cells
     group by {{ keys | join(', ') }}
 ),
