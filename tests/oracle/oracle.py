@@ -451,7 +451,8 @@ def _entropy_variance(counts: list[int]) -> float:
         return 0.0
     shares = [c / R for c in counts]
     h = -sum(s * math.log(s) for s in shares)
-    return max(sum(s * math.log(s) ** 2 for s in shares) - h * h, 0.0) / R / math.log(D) ** 2
+    # the centred form: sum s ln(s)^2 - H^2 cancels to ~1e-16 (se ~1e-8) where the shares are equal
+    return sum(s * (math.log(s) + h) ** 2 for s in shares) / R / math.log(D) ** 2
 
 
 def _level_stats(r: dict, metric: str) -> dict | None:
@@ -538,10 +539,14 @@ def _regime_at(q: float, rr: float) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _refusal_drop_mde(p0, n1: int, n0: int) -> float | None:
-    """statsmodels' two-sample normal power on the arcsine scale (Cohen's h), one tail at alpha / 2."""
+    """statsmodels' two-sample normal power on the arcsine scale (Cohen's h), one tail at alpha / 2.
+    The effect size is the root of statsmodels' power function found to 1e-13 (its solve_power stops
+    at ~2e-6 relative, e.g. n = 11 vs 16)."""
+    from scipy.optimize import brentq
     from statsmodels.stats.power import NormalIndPower
-    h = NormalIndPower().solve_power(effect_size=None, nobs1=n1, alpha=MDE_ALPHA / 2, power=MDE_POWER,
-                                     ratio=n0 / n1, alternative="larger")
+    power = NormalIndPower().power
+    h = brentq(lambda es: power(effect_size=es, nobs1=n1, alpha=MDE_ALPHA / 2, ratio=n0 / n1,
+                                alternative="larger") - MDE_POWER, 1e-9, 20.0, xtol=1e-13, rtol=1e-13)
     angle = math.asin(math.sqrt(float(p0))) - float(h) / 2
     return 100.0 * (float(p0) - math.sin(angle) ** 2) if angle >= 0 else None
 
