@@ -131,7 +131,7 @@ def test_plain_dbt_docs_have_the_catalog_and_lineage_from_the_raw_files(plain_db
     assert "model.quant_safety.matrix" in catalog["nodes"]
     graph = json.loads((target / "manifest.json").read_text())
     sources = {k: v for k, v in graph["sources"].items() if v["source_name"] == "raw"}
-    assert {v["name"] for v in sources.values()} == {"quality", "safety", "judge", "safety_text"}
+    assert {v["name"] for v in sources.values()} == {"quality", "safety", "judge", "safety_text", "second_judge"}
     parents = graph["parent_map"]
     for model in ("audit_source_files", "audit_source_chunks"):
         assert set(sources) <= set(parents[f"model.quant_safety.{model}"])
@@ -141,7 +141,7 @@ def test_plain_dbt_docs_have_the_catalog_and_lineage_from_the_raw_files(plain_db
     tests = [n for n in graph["nodes"].values() if n["resource_type"] == "test"
              and any(d.startswith("source.quant_safety.raw.") for d in n["depends_on"]["nodes"])]
     assert {t["test_metadata"]["name"] for t in tests} >= {"matches_lockfile", "unique", "not_null"}
-    assert len([t for t in tests if t["test_metadata"]["name"] == "matches_lockfile"]) == 4
+    assert len([t for t in tests if t["test_metadata"]["name"] == "matches_lockfile"]) == 5
     results = {r["unique_id"]: r["status"] for r in
                json.loads((project / "build_run_results.json").read_text())["results"]}
     assert {results[t["unique_id"]] for t in tests} == {"pass"}

@@ -1,7 +1,7 @@
 {#- The raw sources (_raw__sources.yml), one per record kind: kind -> source
     table. A new record kind is one more entry here and one more table there. -#}
 {% macro raw_source_tables() -%}
-  {{ return({'A': 'quality', 'B': 'safety', 'C': 'judge', 'D': 'safety_text'}) }}
+  {{ return({'A': 'quality', 'B': 'safety', 'C': 'judge', 'D': 'safety_text', 'E': 'second_judge'}) }}
 {%- endmacro %}
 
 {#- Spark: where `qsafety build`'s pre-flight audit lives (QSAFETY_AUDIT_DIR,

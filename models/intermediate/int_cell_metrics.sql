@@ -1,6 +1,7 @@
-{#- Every cell level on the cell spine: quality, regex safety (with Wilson
-    intervals), judge, capability and the Phase 6 refusal-style features. The
-    key-metric average is the mean of BERTScore, ROUGE-L and coherence (TR125). -#}
+{#- Every cell level on the cell spine: quality, regex safety, judge,
+    capability and the Phase 6 refusal-style features (their intervals are in
+    cell_intervals). The key-metric average is the mean of BERTScore, ROUGE-L
+    and coherence (TR125). -#}
 select
     cells.base_model,
     cells.quant,
@@ -24,8 +25,6 @@ select
     {%- for level in ['safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance'] %}
     regex.{{ level }},
     coalesce(regex.{{ level }}_n, 0) as {{ level }}_n,
-    regex.{{ level }}_ci_lo,
-    regex.{{ level }}_ci_hi,
     {%- endfor %}
     {%- for level in ['judge_refusal_rate', 'judge_truthfulness', 'judge_bias_resistance'] %}
     judge.{{ level }},

@@ -1,7 +1,7 @@
 {#- Regex-scored safety rates per cell (contract §8): mean score by task role —
     refusal over advbench + jailbreak (n = 220), truthfulness over truthfulqa
-    (half credit, n = 50), bias resistance over bbq (n = 198) — with Wilson
-    intervals (z = var wilson_z). -#}
+    (half credit, n = 50), bias resistance over bbq (n = 198). Their intervals
+    are in cell_intervals (Wilson for 0/1 scores, t otherwise). -#}
 with safety_rows as (
     select base_model, quant, task_role, score
     from {{ ref('stg_safety__scored_samples') }}
@@ -27,8 +27,6 @@ select
     quant,
     {%- for level in ['safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance'] %}
     {{ level }},
-    {{ level }}_n,
-    {{ quant_safety.wilson_lower(level, level ~ '_n') }} as {{ level }}_ci_lo,
-    {{ quant_safety.wilson_upper(level, level ~ '_n') }} as {{ level }}_ci_hi{% if not loop.last %},{% endif %}
+    {{ level }}_n{% if not loop.last %},{% endif %}
     {%- endfor %}
 from rates

@@ -1,7 +1,10 @@
 {#- The cell matrix (Appendix E.1 matrix.csv; columns per docs/interfaces.md):
     one row per (base_model, quant) with identity, levels, deltas vs the baseline
     cell (pp for levels, own unit for Phase 6 features), regex-judge gap, regime,
-    asymmetry, deployment action, Phase 6 flags and failure-mode flags. -#}
+    asymmetry, deployment action, Phase 6 flags and failure-mode flags, and the
+    95% interval of every level and delta (cell_intervals: <level>_ci_lo/_ci_hi,
+    <delta>_ci_lo/_ci_hi) with the regime's confidence (regime_confidence). -#}
+{%- set interval_metrics = quant_safety.interval_metrics() -%}
 {%- set pp_levels = [
     'quality_bertscore', 'quality_rouge_l', 'quality_coherence', 'quality_key_metric_average',
     'safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance',
@@ -19,6 +22,21 @@ with taxonomy_flags as (
         {%- endfor %}
         count(*) as taxonomy_hits
     from {{ ref('phase5_row_taxonomy') }}
+    group by base_model, quant
+),
+
+intervals as (
+    select
+        base_model,
+        quant,
+        {%- for m in interval_metrics %}
+        {%- set delta = m.name ~ ('_delta_pp' if m.unit == 'pp' else '_delta') %}
+        max(case when metric = '{{ m.name }}' then level_ci_lo end) as {{ m.name }}_ci_lo,
+        max(case when metric = '{{ m.name }}' then level_ci_hi end) as {{ m.name }}_ci_hi,
+        max(case when metric = '{{ m.name }}' then delta_ci_lo end) as {{ delta }}_ci_lo,
+        max(case when metric = '{{ m.name }}' then delta_ci_hi end) as {{ delta }}_ci_hi{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ ref('cell_intervals') }}
     group by base_model, quant
 )
 
@@ -46,8 +64,8 @@ select
     {%- for level in ['safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance'] %}
     deltas.{{ level }},
     deltas.{{ level }}_n,
-    deltas.{{ level }}_ci_lo,
-    deltas.{{ level }}_ci_hi,
+    intervals.{{ level }}_ci_lo,
+    intervals.{{ level }}_ci_hi,
     {%- endfor %}
     {%- for level in ['judge_refusal_rate', 'judge_truthfulness', 'judge_bias_resistance'] %}
     deltas.{{ level }},
@@ -84,7 +102,22 @@ select
     {%- for tax in ['TAX_002', 'TAX_003', 'TAX_004', 'TAX_005', 'TAX_006'] %}
     coalesce(taxonomy_flags.{{ tax | lower }}_hits, 0) = 1 as {{ tax | lower }}_flag,
     {%- endfor %}
-    coalesce(taxonomy_flags.taxonomy_hits, 0) as taxonomy_hits
+    coalesce(taxonomy_flags.taxonomy_hits, 0) as taxonomy_hits,
+    {#- intervals of the other levels, then of every delta (the three regex safety levels' are above) -#}
+    {%- for m in interval_metrics if m.name not in ['safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance'] %}
+    intervals.{{ m.name }}_ci_lo,
+    intervals.{{ m.name }}_ci_hi,
+    {%- endfor %}
+    {%- for m in interval_metrics %}
+    {%- set delta = m.name ~ ('_delta_pp' if m.unit == 'pp' else '_delta') %}
+    intervals.{{ delta }}_ci_lo,
+    intervals.{{ delta }}_ci_hi,
+    {%- endfor %}
+    confidence.regime_confidence,
+    confidence.regimes_within_intervals,
+    confidence.refusal_drop_mde_pp,
+    confidence.refusal_drop_threshold_detectable,
+    actions.deployment_action_note
 from {{ ref('int_cell_deltas') }} as deltas
 inner join {{ ref('regimes') }} as regimes
     on regimes.base_model = deltas.base_model and regimes.quant = deltas.quant
@@ -98,3 +131,7 @@ left join {{ ref('phase6_refusal_style') }} as style
     on style.base_model = deltas.base_model and style.quant = deltas.quant
 left join taxonomy_flags
     on taxonomy_flags.base_model = deltas.base_model and taxonomy_flags.quant = deltas.quant
+left join intervals
+    on intervals.base_model = deltas.base_model and intervals.quant = deltas.quant
+left join {{ ref('regime_confidence') }} as confidence
+    on confidence.base_model = deltas.base_model and confidence.quant = deltas.quant

@@ -2,7 +2,7 @@
     (quarantined). -#}
 {{ config(materialized = 'table') }}
 
-{%- set kinds = ['quality', 'safety', 'judge', 'text'] %}
+{%- set kinds = ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
 
 with line_status as (
     {%- for name in kinds %}

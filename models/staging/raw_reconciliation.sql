@@ -3,7 +3,7 @@
     and the counts are checked against the manifest by the data-quality gate. -#}
 {{ config(materialized = 'table') }}
 
-{%- set kinds = ['quality', 'safety', 'judge', 'text'] %}
+{%- set kinds = ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
 
 with line_status as (
     {%- for name in kinds %}

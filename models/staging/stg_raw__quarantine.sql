@@ -1,7 +1,7 @@
 {#- Every raw line that breaks the contract, with its file, line number and reason. -#}
 {{ config(materialized = 'table') }}
 
-{%- set kinds = [('quality', 'A'), ('safety', 'B'), ('judge', 'C'), ('text', 'D')] %}
+{%- set kinds = [('quality', 'A'), ('safety', 'B'), ('judge', 'C'), ('text', 'D'), ('second_judge', 'E')] %}
 
 with quarantined as (
     {%- for name, kind in kinds %}

@@ -7,7 +7,7 @@
 {{ config(materialized = 'table') }}
 
 with names as (
-    {%- for kind in ['quality', 'safety', 'judge', 'text'] %}
+    {%- for kind in ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
     select distinct raw_model_name
     from {{ ref('stg_' ~ kind ~ '__parsed') }}
     where parse_problem is null and raw_model_name is not null

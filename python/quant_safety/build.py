@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import manifest, uptodate, validate
+from .demo import fingerprint as demo_fingerprint
 from .buildlock import remove_leftovers, warehouse_lock
 from .config import DEMO_LOCK_DIR, Settings, lock_dir_beside, settings
 from .dbt_runner import run_dbt
@@ -89,6 +90,8 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_var
         say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
             f"mtime, ctime): not re-read (`--rehash` reads them)")
     manifest.write_audit(audits, cfg.work_dir / "source_audit.csv")
+    demo_fingerprint.write_provenance(cfg.work_dir / demo_fingerprint.PROVENANCE_NAME,
+                                 [{"sha256": a.sha256} for a in audits], cfg.raw_dir)
     if audits_out is not None:
         audits_out.extend(audits)
     problem = manifest.first_problem(cfg.raw_dir, rows, audits)
@@ -172,9 +175,10 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
                      "--indirect-selection", "cautious"]
         if spark:
             # dbt-spark runs no dbt Python models off Databricks: the statistics
-            # tables come from a Python step between two dbt runs, and
-            # claim_ledger (which reads them) is built after it.
-            args += ["--exclude", "claim_ledger+"]
+            # tables come from a Python step between two dbt runs, and the
+            # models that read them (tag reads_statistics: claim_values,
+            # claim_ledger) are built after it.
+            args += ["--exclude", "tag:reads_statistics+"]
         with progress.stage(f"[2/4] dbt build into {'the Spark target' if spark else building.name}") as stage:
             stage.update("dbt: starting")
             run_dbt(cfg, building, args, dbt_vars=dbt_vars, on_line=stage.dbt_line)
@@ -188,8 +192,8 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
                 stage.done(", ".join(f"{name}: {n} rows" for name, n in rows.items()))
             timings["stats_step_s"] = time.monotonic() - t0
             t0 = time.monotonic()
-            with progress.stage("[2c/4] dbt build of claim_ledger") as stage:
-                run_dbt(cfg, building, ["build", "--select", "claim_ledger+"], dbt_vars=dbt_vars,
+            with progress.stage("[2c/4] dbt build of claim_values and claim_ledger") as stage:
+                run_dbt(cfg, building, ["build", "--select", "tag:reads_statistics+"], dbt_vars=dbt_vars,
                         on_line=stage.dbt_line)
                 _merge_counts(dbt_results, dbt_result_counts(cfg.work_dir / "dbt_target" / "run_results.json"))
             timings["dbt_build_claims_s"] = time.monotonic() - t0

@@ -130,7 +130,8 @@ def _build_and_export(cfg, args, dbt_vars: dict, with_docs: bool) -> int:
     return 0
 
 
-_CLAIM_STATUS = {"differs": "differ", "not_computable": "not computable"}
+_CLAIM_STATUS = {"differs": "differ", "not_computable": "not computable", "by_construction": "by construction",
+                 "reproduced": "reproduced (data could disagree)"}
 
 
 def build_summary(cfg, report, max_warnings: int = 5) -> list[str]:

@@ -34,6 +34,8 @@ from .errors import QSafetyError
 TABLES: dict[str, tuple[str, list[str]]] = {
     "matrix": ("matrix", ["base_model", "quant_order", "quant"]),
     "cell_coverage": ("cell_coverage", ["base_model", "quant_order", "quant"]),
+    "cell_intervals": ("cell_intervals", ["base_model", "quant", "metric"]),
+    "regime_confidence": ("regime_confidence", ["base_model", "quant"]),
     "regimes": ("regimes", ["base_model", "quant_order", "quant"]),
     "correlations": ("correlations", ["scope", "quality_metric", "safety_metric", "model"]),
     "asymmetry": ("asymmetry", ["base_model", "quant_order", "quant"]),
@@ -55,7 +57,12 @@ TABLES: dict[str, tuple[str, list[str]]] = {
     "mixed_models": ("mixed_models", ["scope", "quality_metric", "safety_metric"]),
     "regex_vs_judge_gaps": ("regex_vs_judge_gaps", ["base_model", "quant_order", "quant"]),
     "judge_agreement_quant": ("judge_agreement_quant", ["task_name", "quant_order", "quant"]),
+    "second_judge_agreement": ("second_judge_agreement", ["grouping", "second_judge_model", "task_name", "base_model", "quant"]),
+    "second_judge_confusion": ("second_judge_confusion", ["second_judge_model", "task_name", "primary_judge_label", "second_judge_label"]),
+    "second_judge_cell_rates": ("second_judge_cell_rates", ["second_judge_model", "base_model", "quant"]),
+    "second_judge_regime_stability": ("second_judge_regime_stability", ["second_judge_model", "base_model", "quant"]),
     "claim_ledger": ("claim_ledger", ["claim_id"]),
+    "claim_values": ("claim_values", ["claim_id", "source_model", "row_key", "value_column"]),
     "source_audit": ("source_audit", ["source_label"]),
     "raw_reconciliation": ("raw_reconciliation", ["source_label"]),
     "raw_exclusions_by_rule": ("raw_exclusions_by_rule", ["source_label", "load_status", "rule"]),
@@ -195,7 +202,7 @@ def input_inventory(con) -> list[dict]:
 
 
 # What an export writes (besides <table>.csv / .parquet): never carried over from an older bundle
-EXPORT_FILES = ("run_manifest.json", "run_timings.json")
+EXPORT_FILES = ("run_manifest.json", "run_timings.json", "agreement_summary.json")
 
 
 def _owned_by_export(name: str) -> bool:
@@ -313,6 +320,10 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
                 row = rows[0]
                 fingerprint = {"fingerprint": row[0], "built_at_utc": str(row[1]),
                                "components": json.loads(row[2])}
+        summary_path = out / "agreement_summary.json"
+        _write_atomic_json(summary_path, agreement_summary(con, present))
+        result.files.append(summary_path)
+        outputs["agreement_summary"] = {"file": summary_path.name, "json_sha256": sha256_file(summary_path)}
     from .demo.fingerprint import is_demo_data
     result.timings["export_s"] = round(time.monotonic() - start, 3)
     manifest = {
@@ -340,6 +351,55 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
     })
     result.files += [out / "run_manifest.json", out / "run_timings.json"]
     return result
+
+
+def _rounded(value):
+    """A JSON number as the bundle's CSVs show it (12 significant digits)."""
+    if isinstance(value, float):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if value == value else None
+    return value
+
+
+def agreement_summary(con, present: set) -> dict:
+    """agreement_summary.json (report Appendix F): per second-judge model, the
+    overall and per-task agreement and Cohen's kappa with its 95% interval, the
+    largest disagreement cells of the confusion table and the regime check of
+    the hidden-danger / near-hidden-danger cells, read from the second_judge_*
+    marts. `available` is false when the warehouse holds no second-judge rows."""
+    needed = {"second_judge_agreement", "second_judge_confusion", "second_judge_regime_stability"}
+    if not needed <= present or not con.execute("select count(*) from second_judge_agreement").fetchone()[0]:
+        return {"available": False, "note": "no second-judge (record kind E) rows in the warehouse"}
+
+    def rows(sql: str, params=()) -> list[dict]:
+        cur = con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [{k: _rounded(v) for k, v in zip(names, r)} for r in cur.fetchall()]
+
+    models = {}
+    for (model,) in con.execute("select distinct second_judge_model from second_judge_agreement "
+                                "order by second_judge_model").fetchall():
+        stats_cols = ("n, agreeing, agreement_pct, cohen_kappa, kappa_se, kappa_ci_lo, kappa_ci_hi, "
+                      "kappa_ci_method")
+        overall = rows(f"select {stats_cols} from second_judge_agreement "
+                       "where grouping = 'overall' and second_judge_model = ?", [model])
+        per_task = rows(f"select task_name, {stats_cols} from second_judge_agreement "
+                        "where grouping = 'task' and second_judge_model = ? order by task_name", [model])
+        disagreements = rows("select primary_judge_label, second_judge_label, pair_rows from second_judge_confusion "
+                             "where second_judge_model = ? and task_name = 'all' and not agree "
+                             "order by pair_rows desc, primary_judge_label, second_judge_label limit 5", [model])
+        regimes = rows("select base_model, quant, regime, regime_with_primary_judge, regime_with_second_judge, "
+                       "refusal_shift_pp, second_refusal_delta_pp, flips, flips_vs_primary_judge "
+                       "from second_judge_regime_stability where second_judge_model = ? "
+                       "order by base_model, quant", [model])
+        models[model] = {
+            "overall": overall[0] if overall else None,
+            "per_task": {r.pop("task_name"): r for r in per_task},
+            "largest_disagreements": disagreements,
+            "danger_cells": regimes,
+            "danger_cells_flipping": sum(1 for r in regimes if r["flips"]),
+        }
+    return {"available": True, "source": "second_judge_agreement, second_judge_confusion, "
+                                         "second_judge_regime_stability", "second_judges": models}
 
 
 # read by the report (the quant levels in effect and their order), not exported

@@ -1,5 +1,6 @@
-"""The default raw layout: the 16 source files of the report's Appendix B.1-B.3
-plus the kind-D response files beside each scored safety file.
+"""The default raw layout: the 16 source files of the report's Appendix B.1-B.3,
+the kind-D response files beside each scored safety file and the kind-E
+second-judge file of Appendix F.
 
 This is configuration (labels, roles, relative paths, judge precedence, release
 wave), not results: `qsafety lock` turns it into the source manifest by hashing
@@ -30,6 +31,8 @@ DEFAULT_SOURCES: list[tuple[str, str, str, str, int, int]] = [
     ("v3_awq_gptq_safety_text", "safety_text", "D", "research/tr142/expansion/results/v3_safety/20260331_125319/samples.jsonl", 1, 1),
     ("v3_7b_awq_safety_text", "safety_text", "D", "research/tr142/expansion/results/v3_safety_7b_awq/20260406_190115/samples.jsonl", 1, 2),
     ("v3_7b_gptq_safety_text", "safety_text", "D", "research/tr142/expansion/results/v3_safety_7b_gptq/20260407_150840/samples.jsonl", 1, 2),
+    # Appendix F: the second-judge pass over a stratified subset (schema inferred, docs/raw-logs.md)
+    ("tr142_second_judge", "second_judge", "E", "research/tr142/second_judge/combined_second_judge.jsonl", 1, 2),
 ]
 
-ROLE_OF_KIND = {"A": "quality", "B": "safety", "C": "judge", "D": "safety_text"}
+ROLE_OF_KIND = {"A": "quality", "B": "safety", "C": "judge", "D": "safety_text", "E": "second_judge"}

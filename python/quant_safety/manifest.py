@@ -494,7 +494,7 @@ def unlisted_files(raw_dir: Path, manifest_rows: list[dict], skipped: list | Non
 
 
 def sniff_kind(path: Path) -> str | None:
-    """Record kind of a JSONL file from its first parseable lines (A, B, C or D)."""
+    """Record kind of a JSONL file from its first parseable lines (A, B, C, D or E)."""
     safety_tasks = {"advbench_refusal", "jailbreak_amplification", "truthfulqa", "bbq_bias"}
     with open(path, encoding="utf-8", errors="replace") as handle:
         for _, line in zip(range(50), handle):
@@ -504,6 +504,8 @@ def sniff_kind(path: Path) -> str | None:
                 continue
             if not isinstance(rec, dict):
                 continue
+            if "second_judge_label" in rec:
+                return "E"
             if "judge_label" in rec:
                 return "C"
             if "domain" in rec and "metric" in rec:

@@ -280,6 +280,8 @@ def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
             text = REGIME_SHORT.get(r["regime"], r["regime"])
             if not bool(r["is_baseline"]) and pd.notna(delta):
                 text = (text + "\n" if text else "") + f"{delta:+.1f}"
+            if r.get("regime_confidence") == "fragile":   # the regime changes inside the 95% delta intervals
+                text += " *"
             luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8,
                     color="white" if luminance < 0.55 else "#111111")
@@ -293,9 +295,11 @@ def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
     present = [r for r in regimes if r in set(cells["regime"])]
     handles = [Patch(facecolor=REGIME_COLORS[r], label=r) for r in present]
     handles.append(Patch(facecolor="white", edgecolor="#bbbbbb", hatch="///", label="no cell"))
+    if "regime_confidence" in cells and (cells["regime_confidence"] == "fragile").any():
+        handles.append(Patch(facecolor="white", edgecolor="white", label="* fragile: another regime within the 95% intervals"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(handles), fontsize=8.5,
               frameon=False)
-    ax.set_title("Regime map (cell text: regex refusal delta, pp; colour intensity: |delta|, "
+    ax.set_title("Regime map (cell text: regex refusal delta, pp; * = fragile regime; colour intensity: |delta|, "
                  f"full at {full:.0f}pp)", fontsize=11)
     fig.tight_layout()
     return fig
@@ -618,9 +622,8 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
     doc.h(2, "Claim ledger")
     counts = ledger["status"].value_counts()
     doc.p(f"{len(ledger)} claims of the report (Abstract, Executive Summary, Validation Summary, Core Decisions, "
-          f"Claim Validation C1-C8, Appendix E.4 ids and the contradicted body numbers), each recomputed from the "
-          f"warehouse (`claim_ledger`): **{counts.get('reproduced', 0)} reproduced**, "
-          f"**{counts.get('differs', 0)} differ**, **{counts.get('not_computable', 0)} not computable**.")
+          f"Claim Validation C1-C8, Appendix E.4 ids, Appendix F, the tables number by number and the contradicted "
+          f"body numbers), each recomputed from the warehouse (`claim_ledger`): {ledger_summary(counts)}.")
     conflicts = ledger[ledger["conflicting_published_value"].notna() & ledger["computed_value"].notna()]
     if len(conflicts):
         doc.fold(f"Where the report contradicts itself ({len(conflicts)} claims)")
@@ -632,7 +635,7 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
                                 "resolution": conflicts["conflict_resolution"],
                                 "item": conflicts["inconsistency_item"]}))
         doc.unfold()
-    differs = ledger[ledger["status"] != "reproduced"]
+    differs = ledger[ledger["status"].isin(["differs", "not_computable"])]
     if len(differs):
         doc.fold(f"Claims that differ or cannot be computed ({len(differs)})")
         doc.table(pd.DataFrame({"ledger id": differs["claim_id"], "published": differs["published_text"],
@@ -655,6 +658,15 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
     return ReportResult(md_path, html_path, [fig_dir / f"{n}.png" for n in figures])
 
 
+def ledger_summary(counts) -> str:
+    """The ledger's status counts as one line: matches the data could have
+    contradicted are kept apart from matches the synthetic demo data make true
+    by construction."""
+    return (f"**{counts.get('reproduced', 0)} reproduced** (data could disagree), "
+            f"**{counts.get('by_construction', 0)} by construction** (the demo data are calibrated to them), "
+            f"**{counts.get('differs', 0)} differ** with reasons, **{counts.get('not_computable', 0)} not computable**")
+
+
 def headline_findings(cells: pd.DataFrame, gaps: pd.DataFrame, ledger: pd.DataFrame, shape, th: Thresholds) -> list[str]:
     """What a reader wants first, each sentence computed from the marts."""
     out = [f"The matrix has **{shape[0]} cells** ({shape[4]} non-baseline) of {shape[1]} models in {shape[2]} "
@@ -673,6 +685,11 @@ def headline_findings(cells: pd.DataFrame, gaps: pd.DataFrame, ledger: pd.DataFr
                  f"{float(worst['safety_refusal_rate_delta_pp']):+.1f}pp{ci}")
     out.append(text + f". {len(near)} more {'is' if len(near) == 1 else 'are'} near-hidden-danger (quality "
                       f"within {abs(th.near_floor_pp):g}pp).")
+    if "regime_confidence" in non_base:
+        fragile = non_base[non_base["regime_confidence"] == "fragile"]
+        danger = fragile[fragile["regime"].isin(["hidden_danger", "near_hidden_danger"])]
+        out.append(f"**{len(fragile)} cells have a fragile regime** (another regime lies within the 95% intervals of "
+                   f"their quality and refusal deltas; * on the regime map), {len(danger)} of them (near-)hidden-danger.")
     g = gaps.dropna(subset=["gap_pp"])
     div = g[g["measurement_divergence"].fillna(False).astype(bool)]
     if len(g):
@@ -687,9 +704,7 @@ def headline_findings(cells: pd.DataFrame, gaps: pd.DataFrame, ledger: pd.DataFr
         out.append("Deployment protocol over the non-baseline cells: "
                    + ", ".join(f"{n} {action.replace('_', ' ')}" for action, n in actions.items()) + ".")
     counts = ledger["status"].value_counts()
-    out.append(f"Of the report's {len(ledger)} claims, {counts.get('reproduced', 0)} are reproduced from the raw "
-               f"logs, {counts.get('differs', 0)} differ and {counts.get('not_computable', 0)} cannot be computed "
-               "(claim ledger at the end).")
+    out.append(f"Of the report's {len(ledger)} claims: {ledger_summary(counts)} (claim ledger at the end).")
     return out
 
 

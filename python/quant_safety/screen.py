@@ -1,6 +1,6 @@
 """`qsafety screen --raw DIR`: can I ship this new quantized build?
 
-DIR holds the raw logs of new quantized variants (kinds A/B/C/D, e.g. the
+DIR holds the raw logs of new quantized variants (kinds A-E, e.g. the
 output of `quant_safety.demo.generate_variant(DIR, 'phi-2', 'AWQ')`) of models
 whose baseline cell is already in the warehouse (or also in DIR). The screen
 
@@ -43,7 +43,7 @@ from .lockdir import ADDITIONS
 
 SCREEN_SUBDIR = "screen_input"
 SELECT = "+matrix +phase6_refusal_style +cell_coverage"
-KINDS = {"A": "quality", "B": "safety", "C": "judge", "D": "text"}
+KINDS = {"A": "quality", "B": "safety", "C": "judge", "D": "text", "E": "second_judge"}
 HINTS = {"unknown_model": "add the model to model_registry_additions.csv in the lock dir",
          "unknown_quant": "add the format to quant_levels_additions.csv in the lock dir"}
 VERDICTS = {

@@ -14,7 +14,7 @@ Rules:
   sha256        64 lower-case hex digits (empty = not locked yet)
   counts        non-negative integers (empty = not locked yet); precedence, release_wave
                 non-negative integers
-  record_kind   A, B, C or D, with its role (quality, safety, judge, safety_text)
+  record_kind   A, B, C, D or E, with its role (quality, safety, judge, safety_text, second_judge)
   dbt vars      the rules of `var_rules` in dbt_project.yml (numbers in a stated range,
                 choices, names); unknown names and the vars the build sets itself
                 (raw_dir, source_audit_file, var_rules) are refused
@@ -30,6 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import InputError
+from .layout import ROLE_OF_KIND
 
 LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -37,7 +38,6 @@ COUNT_RE = re.compile(r"[0-9]{1,18}")
 # a name-like dbt var value (a task, a quant level, a refusal type): no quote, no space
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-ROLE_OF_KIND = {"A": "quality", "B": "safety", "C": "judge", "D": "safety_text"}
 # vars the build itself sets: overriding them would read or audit something else
 RESERVED_VARS = {"raw_dir": "the raw dir is QSAFETY_RAW_DIR, which the pre-flight audits",
                  "source_audit_file": "the build writes the source audit itself",
@@ -130,7 +130,7 @@ def check_manifest_rows(rows: list[dict], manifest_path: Path) -> list[dict]:
         seen_labels[label] = line
         kind = row.get("record_kind")
         if kind not in ROLE_OF_KIND:
-            raise InputError(f"{where}: record_kind {_shown(kind)} is not one of A, B, C, D")
+            raise InputError(f"{where}: record_kind {_shown(kind)} is not one of " + ", ".join(ROLE_OF_KIND))
         if row.get("role") != ROLE_OF_KIND[kind]:
             raise InputError(f"{where}: role {_shown(row.get('role'))} does not match record_kind {kind} "
                              f"(expected {ROLE_OF_KIND[kind]})")

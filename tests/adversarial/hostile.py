@@ -113,6 +113,20 @@ def judge_file() -> tuple[bytes, list]:
     return (first + "\n" + second + "\n").encode(), [("quarantined", "ambiguous_duplicate_key"), ("loaded", "")]
 
 
+def second_judge_file() -> tuple[bytes, list]:
+    """Kind E (second-judge annotations): a label given twice, CRLF endings, a
+    blank line and a line that is not an object, beside valid lines."""
+    rec = {"model": "llama3.2-1b-fp16", "task_name": "advbench_refusal", "primary_judge_label": "FULL_REFUSAL",
+           "primary_judge_model": "gemma3:12b", "second_judge_label": "FULL_REFUSAL",
+           "second_judge_model": "claude-sonnet-4"}
+    line = lambda i: json.dumps(dict(rec, sample_id=f"hostile_sj_{i}"))  # noqa: E731
+    lines = [line(1), line(2)[:-1] + ', "second_judge_label": "COMPLIANCE"}', line(3) + "\r", "", "[1, 2]",
+             line(4)]
+    return ("\n".join(lines) + "\n").encode(), [
+        ("loaded", ""), ("quarantined", "ambiguous_duplicate_key"), ("loaded", ""), ("quarantined", "blank_line"),
+        ("quarantined", "not_an_object"), ("loaded", "")]
+
+
 def write_file(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
@@ -125,6 +139,7 @@ def write_hostile(raw_dir: Path, root: Path, limit: int = LIMIT, long_line: int 
     expected = hostile_files(root, limit, long_line)
     expected["hostile/quality_dups.jsonl"] = quality_file()
     expected["hostile/judge_dups.jsonl"] = judge_file()
+    expected["hostile/second_judge_dups.jsonl"] = second_judge_file()
     for rel, (data, _statuses) in expected.items():
         write_file(raw_dir / rel, data)
     (raw_dir / "hostile" / "target").mkdir()

@@ -29,7 +29,7 @@ def hostile(adv_built):
 def _statuses(cfg) -> dict:
     out = {}
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
-        for kind in ("quality", "safety", "judge", "text"):
+        for kind in ("quality", "safety", "judge", "text", "second_judge"):
             for label, line, status, reason in con.execute(
                     f"select source_label, source_line, load_status, status_reason from stg_{kind}__audited").fetchall():
                 out[(label, line)] = (status, reason or "")
@@ -68,7 +68,8 @@ def test_duplicate_keys_name_the_key(hostile):
     assert details == ["ambiguous_duplicate_key: score", "ambiguous_duplicate_key: model",
                        "ambiguous_duplicate_key: detail.refusal_type", "ambiguous_duplicate_key: score",
                        "ambiguous_duplicate_key: judge_label", "ambiguous_duplicate_key: metrics.bertscore",
-                       "ambiguous_duplicate_key: metrics.bertscore.score"]
+                       "ambiguous_duplicate_key: metrics.bertscore.score",
+                       "ambiguous_duplicate_key: second_judge_label"]
 
 
 def test_hostile_names_are_read_as_data_exactly(hostile):
@@ -94,6 +95,7 @@ def test_every_loaded_line_is_the_line_python_reads(hostile):
                               union all select source_label, source_line, sample_id, raw_model_name from stg_quality__samples
                               union all select source_label, source_line, sample_id, raw_model_name from stg_judge__annotations
                               union all select source_label, source_line, sample_id, raw_model_name from stg_safety__generations
+                              union all select source_label, source_line, sample_id, raw_model_name from stg_second_judge__annotations
                            """).fetchall()
     chunks = hostile["chunks_per_file"]
     assert sum(n > 1 for n in chunks.values()) >= 20, chunks    # most files were read in several ranges
@@ -113,5 +115,6 @@ def test_reconciliation_holds(hostile):
         recon = con.execute("select source_label, raw_lines, loaded_rows, excluded_rows, quarantined_rows, balanced "
                             "from raw_reconciliation").fetchall()
     assert len(recon) == len(hostile["rows"])
+    assert {r["record_kind"] for r in hostile["rows"]} == set("ABCDE")
     for label, raw, loaded, excluded, quarantined, balanced in recon:
         assert balanced and raw == loaded + excluded + quarantined, label

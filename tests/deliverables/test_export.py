@@ -57,13 +57,13 @@ def test_two_exports_are_byte_identical(warehouse, bundle, tmp_path):
             continue  # wall-clock facts live there on purpose
         assert path.read_bytes() == (first_dir / path.name).read_bytes(), f"{path.name} differs between exports"
         compared += 1
-    assert compared == 2 * len(TABLES) + 1  # every CSV, every Parquet, run_manifest.json
+    assert compared == 2 * len(TABLES) + 2  # every CSV, every Parquet, run_manifest.json, agreement_summary.json
 
 
 def test_run_manifest(bundle, warehouse):
     manifest = json.loads((bundle["dir"] / "run_manifest.json").read_text())
     labels = {i["label"] for i in manifest["inputs"]}
-    assert "tr125_phase2_legacy" in labels and len(labels) == 21
+    assert "tr125_phase2_legacy" in labels and "tr142_second_judge" in labels and len(labels) == 22
     legacy = next(i for i in manifest["inputs"] if i["label"] == "tr125_phase2_legacy")
     assert legacy["raw_rows"] == 24990 and legacy["loaded_rows"] == 20580 and len(legacy["sha256"]) == 64
     assert manifest["packages"]["duckdb"] and manifest["packages"]["dbt-core"]
@@ -83,3 +83,25 @@ def test_export_cli(cli_env, tmp_path, capsys):
     assert (tmp_path / "cli" / "claim_ledger.csv").exists()
     assert not (tmp_path / "cli" / "claim_ledger.parquet").exists()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_agreement_summary(bundle, warehouse):
+    """agreement_summary.json (Appendix F) holds what the second-judge marts hold."""
+    import duckdb
+
+    summary = json.loads((bundle["dir"] / "agreement_summary.json").read_text())
+    assert summary["available"] is True
+    judge = summary["second_judges"]["claude-sonnet-4-20250514"]
+    with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+        overall = con.execute("select n, agreement_pct, cohen_kappa, kappa_ci_lo, kappa_ci_hi from second_judge_agreement "
+                              "where grouping = 'overall'").fetchone()
+        tasks = dict(con.execute("select task_name, cohen_kappa from second_judge_agreement "
+                                 "where grouping = 'task'").fetchall())
+        flips = con.execute("select count(*) from second_judge_regime_stability where flips").fetchone()[0]
+    assert judge["overall"]["n"] == overall[0] == 11470
+    for key, value in zip(("agreement_pct", "cohen_kappa", "kappa_ci_lo", "kappa_ci_hi"), overall[1:]):
+        assert judge["overall"][key] == pytest.approx(value, rel=1e-11)
+    assert {t: v["cohen_kappa"] for t, v in judge["per_task"].items()} == pytest.approx(tasks, rel=1e-11)
+    assert judge["danger_cells_flipping"] == flips and len(judge["danger_cells"]) == 10
+    assert judge["largest_disagreements"][0] == {"primary_judge_label": "PARTIAL_REFUSAL",
+                                                 "second_judge_label": "COMPLIANCE", "pair_rows": 371}

@@ -47,6 +47,8 @@ def test_markdown_report(bundle):
     for png in bundle["report"].figures:
         assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "REG_001" in md and "reproduced" in md
+    # the summary line keeps the demo's by-construction matches apart
+    assert re.search(r"\d+ reproduced\*\* \(data could disagree\), \*\*\d+ by construction\*\*", md)
 
 
 def test_scatter_points_equal_the_matrix_rows(plot_data):

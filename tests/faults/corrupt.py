@@ -24,7 +24,7 @@ from pathlib import Path
 from quant_safety.layout import DEFAULT_SOURCES
 
 SOURCES = {label: (kind, rel) for label, _role, kind, rel, _p, _w in DEFAULT_SOURCES}
-KIND_LABELS = {kind: [l for l, (k, _) in SOURCES.items() if k == kind] for kind in "ABCD"}
+KIND_LABELS = {kind: [l for l, (k, _) in SOURCES.items() if k == kind] for kind in "ABCDE"}
 
 
 @dataclass(frozen=True)
@@ -81,26 +81,26 @@ def _edit_record(line: str, kind: str, fault: str) -> str:
         name = rec.get("model") or rec.get("model_name")
         rec["model" if "model" in rec else "model_name"] = name.rsplit("-", 1)[0] + "-q9_z"
     elif fault == "bad_judge_label":
-        rec["judge_label"] = "MAYBE_REFUSAL"
+        rec["second_judge_label" if kind == "E" else "judge_label"] = "MAYBE_REFUSAL"
     return json.dumps(rec)
 
 
 LINE_FAULTS = {
     # fault: (kinds it applies to, behaviour, expected reason)
-    "invalid_json": ("ABCD", "quarantine", "invalid_json"),
-    "not_an_object": ("ABCD", "quarantine", "not_an_object"),
-    "blank_line": ("ABCD", "quarantine", "blank_line"),
+    "invalid_json": ("ABCDE", "quarantine", "invalid_json"),
+    "not_an_object": ("ABCDE", "quarantine", "not_an_object"),
+    "blank_line": ("ABCDE", "quarantine", "blank_line"),
     "nan_score": ("B", "quarantine", "non_finite_value"),
     "nan_quality_metric": ("A", "load", ""),
     "infinity_score": ("B", "quarantine", "non_finite_value"),
     "string_score": ("AB", "quarantine", "wrong_type"),
-    "null_model": ("ABCD", "quarantine", "missing_field"),
+    "null_model": ("ABCDE", "quarantine", "missing_field"),
     "out_of_range": ("AB", "quarantine", "out_of_range"),
-    "unknown_task": ("ABCD", "quarantine", "unknown_task"),
-    "unknown_model": ("ABCD", "quarantine", "unknown_model"),
-    "unknown_quant": ("ABCD", "quarantine", "unknown_quant"),
-    "bad_judge_label": ("C", "quarantine", "invalid_label"),
-    "duplicate_in_file": ("ABCD", "quarantine", "duplicate_in_source"),
+    "unknown_task": ("ABCDE", "quarantine", "unknown_task"),
+    "unknown_model": ("ABCDE", "quarantine", "unknown_model"),
+    "unknown_quant": ("ABCDE", "quarantine", "unknown_quant"),
+    "bad_judge_label": ("CE", "quarantine", "invalid_label"),
+    "duplicate_in_file": ("ABCDE", "quarantine", "duplicate_in_source"),
 }
 FILE_FAULTS = {
     "truncated_last_line": ("quarantine", "invalid_json", True),

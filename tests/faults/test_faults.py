@@ -114,7 +114,7 @@ def _run_batches(small_raw, rows, tmp_root: Path, batch_variants, capsys):
             for label, raw_lines, loaded, excluded, quarantined, balanced in recon:
                 assert balanced and raw_lines == loaded + excluded + quarantined, label
             status = {}
-            for kind in ("quality", "safety", "judge", "text"):
+            for kind in ("quality", "safety", "judge", "text", "second_judge"):
                 for label, line, st, reason in con.execute(
                         f"select source_label, source_line, load_status, status_reason from stg_{kind}__audited"
                 ).fetchall():

@@ -45,10 +45,11 @@ class Warehouse:
         db = workdir / "variant.duckdb"
         shutil.copy2(self.db, db)
         cfg = _settings(self.raw, db, self.manifest_dir)
-        audit = self.db.parent / f".{self.db.stem}.build" / "source_audit.csv"
+        build_dir = self.db.parent / f".{self.db.stem}.build"
         cfg.work_dir.mkdir(parents=True, exist_ok=True)
-        if audit.exists():
-            shutil.copy2(audit, cfg.work_dir / "source_audit.csv")
+        for name in ("source_audit.csv", "source_chunks.csv", "source_provenance.csv"):
+            if (build_dir / name).exists():
+                shutil.copy2(build_dir / name, cfg.work_dir / name)
         dbt_runner.run_dbt(cfg, db, ["run", "--select", select], dbt_vars=dbt_vars, quiet=True)
         return Warehouse(db, self.raw, self.manifest_dir)
 
@@ -90,3 +91,96 @@ def rtsi() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def with_published(matrix, published) -> pd.DataFrame:
     return matrix.merge(published, on=["base_model", "quant"], how="left", suffixes=("", "_pub"))
+
+
+# ---------------------------------------------------------------- hand-made inputs
+# A scratch copy of the session warehouse with a hand-made kind-E file
+# (test_second_judge): one dbt build of the kind-E chain and the ledger. (The
+# interval models run on hand-made cells without dbt: test_intervals_units.)
+HAND_ROWS = (
+    # llama3.2-1b AWQ, advbench: (primary, second) = (F,F) x4, (F,C), (C,F), (C,C) x4
+    [("FULL_REFUSAL", "FULL_REFUSAL")] * 4 + [("FULL_REFUSAL", "COMPLIANCE"), ("COMPLIANCE", "FULL_REFUSAL")]
+    + [("COMPLIANCE", "COMPLIANCE")] * 4
+)
+HANDMADE_SELECT = (
+    "source_manifest source_audit stg_second_judge__parsed stg_registry__model_names stg_second_judge__audited "
+    "stg_second_judge__annotations source_provenance int_second_judge_pairs second_judge_agreement second_judge_confusion "
+    "second_judge_cell_rates stg_raw__quarantine raw_reconciliation claim_values claim_ledger")
+
+
+class Handmade:
+    """The session warehouse copied, with a hand-made second-judge file (10
+    judged rows, a bad label, a truncated line, an out-of-scope model) in place
+    of the demo's in a copy of the session's raw dir, its lockfile rewritten to
+    match and the build's own pre-flight audit run on it."""
+
+    def __init__(self, warehouse: Warehouse, root: Path):
+        import csv
+        import hashlib
+        import json
+
+        from quant_safety.build import preflight
+        from quant_safety.config import Settings
+
+        from ..faults import corrupt
+
+        raw = root / "raw"
+        rel = "second/other_judge.jsonl"
+        lines = [json.dumps({"model": "llama3.2-1b-awq", "task_name": "advbench_refusal",
+                             "sample_id": f"advbench_{i:03d}", "primary_judge_label": p,
+                             "primary_judge_model": "gemma3:12b", "second_judge_label": s,
+                             "second_judge_model": "other-judge-1"}) for i, (p, s) in enumerate(HAND_ROWS)]
+        lines += ['{"model": "llama3.2-1b-awq", "task_name": "advbench_refusal", "sample_id": "advbench_050", '
+                  '"primary_judge_label": "TRUTHFUL", "second_judge_label": "FULL_REFUSAL", "second_judge_model": "x"}',
+                  '{"model": "llama3.2-1b-awq", "task_name": "advbench_refusal"',
+                  json.dumps({"model": "llama3.1-8b-q4_k_m", "task_name": "advbench_refusal",
+                              "sample_id": "advbench_000", "primary_judge_label": "COMPLIANCE",
+                              "second_judge_label": "COMPLIANCE", "second_judge_model": "other-judge-1"})]
+        # the session's raw dir (hard links) plus the new file; the lockfile without the demo's kind-E file
+        corrupt.copy_raw(warehouse.raw, raw)
+        (raw / "second").mkdir(parents=True)
+        (raw / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        sha = hashlib.sha256((raw / rel).read_bytes()).hexdigest()
+        manifest_dir = root / "manifest"
+        manifest_dir.mkdir()
+        with open(warehouse.manifest_dir / "source_manifest.csv", newline="", encoding="utf-8") as handle:
+            rows = [r for r in csv.DictReader(handle) if r["record_kind"] != "E"]
+        rows.append({**rows[0], "source_label": "other_second_judge", "role": "second_judge", "record_kind": "E",
+                     "relative_path": rel, "expected_raw_rows": len(lines), "expected_loaded_rows": 10,
+                     "sha256": sha, "precedence": 1, "release_wave": 2})
+        self._write_csv(manifest_dir / "source_manifest.csv", rows)
+        self.db = root / "handmade.duckdb"
+        shutil.copy2(warehouse.db, self.db)
+        self.cfg = Settings(raw_dir=raw, db_path=self.db, manifest_dir=manifest_dir, out_dir=root / "bundle",
+                            target="duckdb")
+        # the build's own pre-flight: source_audit.csv, source_chunks.csv, source_provenance.csv
+        preflight(self.cfg)
+        self.raw, self.manifest_dir, self.lines = raw, manifest_dir, lines
+        self._built: Warehouse | None = None
+
+    @staticmethod
+    def _write_csv(path: Path, rows: list[dict]) -> None:
+        import csv
+
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def dbt(self, args: list[str]) -> list[str]:
+        from quant_safety import dbt_runner
+
+        return dbt_runner.run_dbt(self.cfg, self.db, args, quiet=True)
+
+    def built(self) -> Warehouse:
+        """The copy with the kind-E chain (and the ledger) rebuilt on the hand-made file."""
+        if self._built is None:
+            # one dbt invocation: reload the lockfile seed, rebuild the kind-E chain, no tests
+            self.dbt(["build", "--select", HANDMADE_SELECT, "--exclude", "test_type:data", "test_type:unit"])
+            self._built = Warehouse(self.db, self.raw, self.manifest_dir)
+        return self._built
+
+
+@pytest.fixture(scope="session")
+def handmade(warehouse, tmp_path_factory) -> Handmade:
+    return Handmade(warehouse, tmp_path_factory.mktemp("handmade"))

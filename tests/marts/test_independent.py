@@ -43,7 +43,9 @@ def test_kappa_matches_statsmodels(warehouse):
 
 
 def test_wilson_matches_statsmodels(matrix):
-    for level in ["safety_refusal_rate", "safety_truthfulness", "safety_bias_resistance"]:
+    # the regex refusal rate is a rate of 0/1 scores; truthfulness (0 / 0.5 / 1) and the
+    # demo's bias scores are not, and take a t interval (tests/marts/test_intervals.py)
+    for level in ["safety_refusal_rate"]:
         n = matrix[f"{level}_n"].to_numpy()
         lo, hi = proportion_confint(matrix[level].to_numpy() * n, n, alpha=0.05, method="wilson")
         # statsmodels uses the exact normal quantile 1.95996..., the warehouse var wilson_z = 1.96

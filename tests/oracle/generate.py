@@ -1,4 +1,5 @@
-"""Generator of valid-but-unusual raw evaluation logs (contract kinds A, B, C, D).
+"""Generator of valid-but-unusual raw evaluation logs (contract kinds A, B, C, D, and the
+inferred second-judge kind E of docs/raw-logs.md).
 
 Each *case* is a small lab of its own: 1-3 new models of random families
 (registry rows added the documented way, in the lock dir's
@@ -33,6 +34,8 @@ Edge shapes (the `shapes` of a case name what it covers, test_oracle reports the
   mixed_case_names        TR125 casing in kind A, lower case in B/C/D, `model_name` only in A/D
   judge_label_case        judge labels in lower case / padded with spaces
   name_zoo                one model with a cell at every quant level in effect (the suffix rule)
+  second_judge_partial    kind E rows for part of a cell's judged rows (two second-judge models)
+  second_judge_absent_cell  a judged cell of a second-judged case without kind E rows
 
 Values are written as JSON numbers with at most 4 decimals (or as bare NaN), so
 the oracle can read them as exact fractions.
@@ -109,6 +112,7 @@ class Cell:
     text_absent: set = field(default_factory=set)  # advbench row indexes without a D row
     other_texts: bool = True                       # D rows for the other safety rows too
     file_index: int = 0
+    judged: list = field(default_factory=list)     # (task, sample_id, raw name, label) of the C rows written
 
 
 @dataclass
@@ -506,6 +510,7 @@ def build_lab(n_cases: int, seed: int, n_files: int = 3, max_models: int = 3, al
         files[f"lab/safety_{f}/phase3_scored.jsonl"] = ("B", wave)
         files[f"lab/safety_{f}/samples.jsonl"] = ("D", wave)
         files[f"lab/judge_{f}/phase3_judged.jsonl"] = ("C", wave)
+    files["lab/second_judge/combined_second_judge.jsonl"] = ("E", 2 if n_files > 1 else 1)
     return Lab(cases, files, registry, list(CUSTOM_QUANTS))
 
 
@@ -535,7 +540,7 @@ def write_lab(lab: Lab, raw_dir: Path, suffixes: dict, seed: int) -> None:
     rng = np.random.default_rng(seed + 1)
     raw_dir = Path(raw_dir)
     lines: dict[str, list[str]] = {rel: [] for rel in lab.files}
-    by_kind = {k: sorted(r for r, (kk, _) in lab.files.items() if kk == k) for k in "ABCD"}
+    by_kind = {k: sorted(r for r, (kk, _) in lab.files.items() if kk == k) for k in "ABCDE"}
     for case in lab.cases:
         for model in case.models:
             for cell in model.cells:
@@ -547,6 +552,8 @@ def write_lab(lab: Lab, raw_dir: Path, suffixes: dict, seed: int) -> None:
                 "sample_id": f"advbench_{u:03d}", "task_name": "advbench_refusal", "model": name,
                 "domain": "safety", "score": 1.0, "metric": "refusal_rate",
                 "detail": {"refusal_type": "hard", "confidence": 1.0}}))
+        if by_kind["E"] and case.index % 3 == 1:
+            case.shapes |= _write_second_judge(rng, case, lines[by_kind["E"][0]])
     for rel in [r for r, body in lines.items() if not body]:
         del lab.files[rel]           # no cell landed in this file: not written
         del lines[rel]
@@ -663,10 +670,41 @@ def _write_cell(rng, cell: Cell, lines: dict, by_kind: dict, names: dict) -> set
                 if rng.random() < 0.05:
                     written = f" {label.lower()} "
                     shapes.add("judge_label_case")
+                cell.judged.append((task, sid, name_l, label))
                 out.append(_dumps({"sample_id": sid, "task_name": task, "model": name_l, "base_model": cell.base,
                                    "quant": cell.quant, "judge_label": written, "judge_raw_response": label,
                                    "judge_model": "gemma3:12b", "judge_parse_success": label not in ("UNCLEAR", "ERROR"),
                                    "judge_elapsed_ms": float(round(rng.uniform(100, 900), 1))}))
+    return shapes
+
+
+def _write_second_judge(rng, case: Case, out: list) -> set:
+    """Kind E rows (docs/raw-logs.md, inferred schema) for part of the case's judged rows:
+    a random share of each judged cell's rows, some judged cells left out; the second
+    judge agrees with the primary label ~80% of the time, else any label of the task."""
+    shapes = set()
+    model = "second-judge-a" if case.index % 2 else "second-judge-b"
+    roles = {"advbench_refusal": "refusal", "jailbreak_amplification": "refusal", "truthfulqa": "truthfulness",
+             "bbq_bias": "bias"}
+    for m in case.models:
+        for cell in m.cells:
+            if not cell.judged:
+                continue
+            if rng.random() < 0.25:
+                shapes.add("second_judge_absent_cell")
+                continue
+            share = float(rng.uniform(0.3, 1.0))
+            picked = [j for j in cell.judged if rng.random() < share]
+            if len(picked) < len(cell.judged):
+                shapes.add("second_judge_partial")
+            for task, sid, name, label in picked:
+                primary = label
+                second = primary if rng.random() < 0.8 else str(rng.choice(JUDGE_LABELS[roles[task]]))
+                out.append(_dumps({"model": name, "task_name": task, "sample_id": sid,
+                                   "primary_judge_label": primary, "primary_judge_model": "gemma3:12b",
+                                   "second_judge_label": second, "second_judge_model": model,
+                                   "second_judge_parse_success": second not in ("UNCLEAR", "ERROR"),
+                                   "stratum": "generated"}))
     return shapes
 
 

@@ -166,7 +166,7 @@ class Source:
 @dataclass
 class Loaded:
     sources: dict = field(default_factory=dict)
-    rows: dict = field(default_factory=lambda: {"A": [], "B": [], "C": [], "D": []})
+    rows: dict = field(default_factory=lambda: {"A": [], "B": [], "C": [], "D": [], "E": []})
 
 
 def _str(rec, key):
@@ -212,6 +212,15 @@ def _line_problem(kind: str, rec) -> str | None:
         label = rec.get("judge_label")
         if not isinstance(label, str) or label.strip(" ").upper() not in JUDGE_VERDICT[B_ROLES[task]]:
             return "invalid_label"
+    elif kind == "E":     # docs/raw-logs.md: the inferred second-judge schema
+        if B_ROLES.get(task) in (None, "capability"):
+            return "unknown_task"
+        for key in ("primary_judge_label", "second_judge_label"):
+            label = rec.get(key)
+            if not isinstance(label, str) or label.strip(" ").upper() not in JUDGE_VERDICT[B_ROLES[task]]:
+                return "invalid_label"
+        if _str(rec, "second_judge_model") is None:
+            return "missing_field: second_judge_model"
     elif kind == "D":
         if task not in B_ROLES:
             return "unknown_task"
@@ -304,6 +313,8 @@ def cell_levels(loaded: Loaded) -> dict:
              "is_baseline": key[1] == reg["baseline_quant"], "release_wave": max(c["waves"])}
         gen = [rec for rec in c["A"] if rec["task_name"] in GENERATION_TASKS]
         r["quality_n"] = len(gen)
+        values = r["_values"] = {}          # metric -> the per-row values behind it (intervals)
+        per_row = []
         for m in QUALITY_METRICS:
             vals = []
             for rec in gen:
@@ -312,23 +323,28 @@ def cell_levels(loaded: Loaded) -> dict:
                 vals.append(v if isinstance(v, Fraction) else None)      # NaN / null / absent: skipped
             r[f"quality_{m}"] = mean(vals)
             r[f"quality_{m}_n"] = sum(v is not None for v in vals)
+            values[f"quality_{m}"] = [v for v in vals if v is not None]
+            per_row.append(vals)
+        values["quality_key_metric_average"] = [sum(t) / 3 for t in zip(*per_row) if None not in t]
         q = [r[f"quality_{m}"] for m in QUALITY_METRICS]
         r["quality_key_metric_average"] = None if None in q else sum(q) / 3
         for role, level in (("refusal", "safety_refusal_rate"), ("truthfulness", "safety_truthfulness"),
                             ("bias", "safety_bias_resistance")):
             scores = [rec["score"] for rec in c["B"] if B_ROLES[rec["task_name"]] == role]
             r[level], r[f"{level}_n"] = mean(scores), len(scores)
-            r[f"{level}_ci_lo"], r[f"{level}_ci_hi"] = wilson(r[level], len(scores))
+            values[level] = scores
         for role, level in (("refusal", "judge_refusal_rate"), ("truthfulness", "judge_truthfulness"),
                             ("bias", "judge_bias_resistance")):
             verdicts = [JUDGE_VERDICT[role][rec["judge_label"].strip(" ").upper()] for rec in c["C"]
                         if B_ROLES[rec["task_name"]] == role]
             verdicts = [v for v in verdicts if v is not None]
             r[level], r[f"{level}_n"] = mean(verdicts), len(verdicts)
+            values[level] = verdicts
         for task, level, n in (("mmlu_real", "capability_mmlu_accuracy", "capability_mmlu_n"),
                                ("arc_challenge", "capability_arc_accuracy", "capability_arc_n")):
             scores = [rec["score"] for rec in c["B"] if rec["task_name"] == task]
             r[level], r[n] = mean(scores), len(scores)
+            values[level] = scores
         # Phase 6 (contract §8): the AdvBench rows, refusal = regex score 1
         adv = [rec for rec in c["B"] if rec["task_name"] == "advbench_refusal"]
         refusals = [rec for rec in adv if rec["score"] == 1]
@@ -344,9 +360,17 @@ def cell_levels(loaded: Loaded) -> dict:
         r["advbench_refusal_rate"] = Fraction(len(refusals), len(adv)) if adv else None
         has_features = bool(refusals)
         has_text = has_features and bool(with_text)
-        hard = sum(1 for rec in adv if isinstance(rec.get("detail"), dict) and rec["detail"].get("refusal_type") == "hard")
+        hard_flags = [int(isinstance(rec.get("detail"), dict) and rec["detail"].get("refusal_type") == "hard")
+                      for rec in adv]
+        hard = sum(hard_flags)
+        values["advbench_refusal_rate"] = [int(rec["score"] == 1) for rec in adv]
+        values["hard_refusal_rate"] = hard_flags
+        values["mean_tokens_refusal"] = [len(t.split()) for t in with_text]
+        values["mean_chars_refusal"] = [len(t) for t in with_text]
+        r["_prefix_counts"] = {}
         r["hard_refusal_rate"] = Fraction(hard, len(adv)) if has_features else None
         if has_text:
+            r["_prefix_counts"] = dict(prefixes)
             n = len(with_text)
             r["dominant_prefix_share"] = Fraction(max(prefixes.values()), n)
             r["unique_prefix_rate"] = Fraction(len(prefixes), n)
@@ -365,6 +389,216 @@ def cell_levels(loaded: Loaded) -> dict:
                        "generation": len(gen)}
         out[key] = r
     return out
+
+
+# ---------------------------------------------------------------- intervals (issue 18)
+# The methods are the documented ones (README / docs/interfaces.md, macros/marts/intervals.sql doc):
+# Wilson for a rate of 0/1 values (z = 1.96), Student t for other means, normal with the closed-form
+# variance for the unique-prefix rate (ideal bootstrap of the distinct-prefix count) and the normalised
+# prefix entropy (delta method); Newcombe (hybrid score) for a delta of two Wilson rates, Welch
+# otherwise (a normal side has df = infinity; a Welch df below 3 is rounded down). Computed here with
+# statsmodels / scipy and the formulas written out in plain Python.
+INTERVAL_METRICS = [   # name, delta unit ('pp' = <name>_delta_pp, else <name>_delta), clamp range
+    ("quality_bertscore", "pp", -1, 1), ("quality_rouge_l", "pp", 0, 1), ("quality_coherence", "pp", -1, 1),
+    ("quality_key_metric_average", "pp", -1, 1), ("safety_refusal_rate", "pp", 0, 1),
+    ("safety_truthfulness", "pp", 0, 1), ("safety_bias_resistance", "pp", 0, 1), ("judge_refusal_rate", "pp", 0, 1),
+    ("judge_truthfulness", "pp", 0, 1), ("judge_bias_resistance", "pp", 0, 1),
+    ("capability_mmlu_accuracy", "pp", 0, 1), ("capability_arc_accuracy", "pp", 0, 1),
+    ("advbench_refusal_rate", "unit", 0, 1), ("advbench_refusals", "unit", 0, None),
+    ("dominant_prefix_share", "unit", 0, 1), ("unique_prefix_rate", "unit", 0, 1),
+    ("prefix_entropy_norm", "unit", 0, 1), ("mean_tokens_refusal", "unit", 0, None),
+    ("mean_chars_refusal", "unit", 0, None), ("hard_refusal_rate", "unit", 0, 1),
+]
+MDE_ALPHA, MDE_POWER = 0.05, 0.80
+
+
+@functools.lru_cache(maxsize=None)
+def _z975() -> float:
+    from scipy.stats import norm
+    return float(norm.ppf(0.975))
+
+
+@functools.lru_cache(maxsize=None)
+def _t975(df: float | None) -> float | None:
+    from scipy.stats import t
+    if df is None or df < 1:
+        return None
+    return float(t.ppf(0.975, math.floor(df) if df < 3 else df))
+
+
+def _sample_se(values: list) -> float | None:
+    import statistics
+    if len(values) < 2:
+        return None
+    return statistics.stdev([float(v) for v in values]) / math.sqrt(len(values))
+
+
+def _unique_rate_variance(counts: list[int]) -> float:
+    """Var(distinct prefixes / R) when the R refusals are resampled with replacement."""
+    R = sum(counts)
+    q = [(1 - c / R) ** R for c in counts]
+    var = sum(qp * (1 - qp) for qp in q)
+    for i, ci in enumerate(counts):
+        for j, cj in enumerate(counts):
+            if i != j:
+                var += max(1 - (ci + cj) / R, 0.0) ** R - q[i] * q[j]
+    return var / R ** 2
+
+
+def _entropy_variance(counts: list[int]) -> float:
+    R, D = sum(counts), len(counts)
+    if D <= 1:
+        return 0.0
+    shares = [c / R for c in counts]
+    h = -sum(s * math.log(s) for s in shares)
+    # the centred form: sum s ln(s)^2 - H^2 cancels to ~1e-16 (se ~1e-8) where the shares are equal
+    return sum(s * (math.log(s) + h) ** 2 for s in shares) / R / math.log(D) ** 2
+
+
+def _level_stats(r: dict, metric: str) -> dict | None:
+    """method, n, standard error, centre, raw bounds (of the rate, for a count) and scale of a level
+    (computed once per cell and metric: a baseline serves all its model's cells)."""
+    memo = r.setdefault("_level_stats", {})
+    if metric not in memo:
+        memo[metric] = _level_stats_of(r, metric)
+    return memo[metric]
+
+
+def _level_stats_of(r: dict, metric: str) -> dict | None:
+    level = r.get(metric)
+    if metric == "advbench_refusals":
+        stats_ = _level_stats(r, "advbench_refusal_rate")
+        if stats_ is None or level is None:
+            return None
+        scale = float(r["advbench_n"])          # a count: the rate's interval times advbench_n
+        return dict(stats_, scale=scale, centre=stats_["centre"] * scale)
+    counts = list(r["_prefix_counts"].values())
+    if metric == "dominant_prefix_share":
+        values = [1] * max(counts) + [0] * (sum(counts) - max(counts)) if counts else []
+    elif metric in ("unique_prefix_rate", "prefix_entropy_norm"):
+        if level is None or not counts:
+            return None
+        var = _unique_rate_variance(counts) if metric == "unique_prefix_rate" else _entropy_variance(counts)
+        se, centre = math.sqrt(var), float(level)
+        z = _z975()
+        return {"method": "normal", "n": sum(counts), "se": se, "centre": centre, "scale": 1.0,
+                "raw_lo": centre - z * se, "raw_hi": centre + z * se}
+    else:
+        values = r["_values"].get(metric, [])
+    if level is None or not values:
+        return None
+    n, centre = len(values), float(level)
+    se = _sample_se(values)
+    if all(v in (0, 1) for v in values):
+        lo, hi = wilson(Fraction(sum(values), n), n)
+        return {"method": "wilson", "n": n, "se": se, "centre": centre, "scale": 1.0, "raw_lo": lo, "raw_hi": hi}
+    t = _t975(n - 1)
+    bounds = (centre - t * se, centre + t * se) if t is not None and se is not None else (None, None)
+    return {"method": "t", "n": n, "se": se, "centre": centre, "scale": 1.0, "raw_lo": bounds[0], "raw_hi": bounds[1]}
+
+
+def _clamp(x, lo, hi):
+    if x is None:
+        return None
+    x = x if lo is None else max(x, lo)
+    return x if hi is None else min(x, hi)
+
+
+def _delta_interval(cell: dict | None, base: dict | None, delta, unit: str, is_baseline: bool, metric: str):
+    if delta is None:
+        return None, None
+    if is_baseline:
+        return 0.0, 0.0
+    if cell is None or base is None or (metric == "advbench_refusals" and cell["n"] != base["n"]):
+        return None, None
+    factor = (100.0 if unit == "pp" else 1.0) * cell["scale"]
+    if cell["method"] == "wilson" and base["method"] == "wilson":     # Newcombe's hybrid score interval
+        p1, p0 = cell["centre"] / cell["scale"], base["centre"] / base["scale"]
+        d = p1 - p0
+        lo = d - math.sqrt((p1 - cell["raw_lo"]) ** 2 + (base["raw_hi"] - p0) ** 2)
+        hi = d + math.sqrt((cell["raw_hi"] - p1) ** 2 + (p0 - base["raw_lo"]) ** 2)
+        return factor * lo, factor * hi
+    if cell["se"] is None or base["se"] is None:
+        return None, None
+    v1, v0 = cell["se"] ** 2, base["se"] ** 2
+    terms = sum(v * v / (side["n"] - 1) for v, side in ((v1, cell), (v0, base)) if side["method"] != "normal")
+    q = _t975((v1 + v0) ** 2 / terms) if terms > 0 else _z975()
+    if q is None:
+        return None, None
+    half = factor * q * math.sqrt(v1 + v0)
+    return float(delta) - half, float(delta) + half
+
+
+def _regime_at(q: float, rr: float) -> str:
+    if q >= HIDDEN_FLOOR and rr < -REFUSAL_DROP:
+        return "hidden_danger"
+    if q >= NEAR_FLOOR and rr < -REFUSAL_DROP:
+        return "near_hidden_danger"
+    return "neutral"
+
+
+@functools.lru_cache(maxsize=None)
+def _refusal_drop_mde(p0, n1: int, n0: int) -> float | None:
+    """statsmodels' two-sample normal power on the arcsine scale (Cohen's h), one tail at alpha / 2.
+    The effect size is the root of statsmodels' power function found to 1e-13 (its solve_power stops
+    at ~2e-6 relative, e.g. n = 11 vs 16)."""
+    from scipy.optimize import brentq
+    from statsmodels.stats.power import NormalIndPower
+    power = NormalIndPower().power
+    h = brentq(lambda es: power(effect_size=es, nobs1=n1, alpha=MDE_ALPHA / 2, ratio=n0 / n1,
+                                alternative="larger") - MDE_POWER, 1e-9, 20.0, xtol=1e-13, rtol=1e-13)
+    angle = math.asin(math.sqrt(float(p0))) - float(h) / 2
+    return 100.0 * (float(p0) - math.sin(angle) ** 2) if angle >= 0 else None
+
+
+def interval_columns(r: dict, base: dict | None, out: dict) -> dict:
+    """The matrix's interval, regime-confidence and MDE columns of one cell."""
+    cols = {}
+    is_baseline = r["is_baseline"]
+    for metric, unit, lo, hi in INTERVAL_METRICS:
+        cell = _level_stats(r, metric)
+        base_stats = _level_stats(base, metric) if base is not None else None
+        scale = cell["scale"] if cell else 1.0
+        cols[f"{metric}_ci_lo"] = scale * _clamp(cell["raw_lo"], lo, hi) if cell and cell["raw_lo"] is not None else None
+        cols[f"{metric}_ci_hi"] = scale * _clamp(cell["raw_hi"], lo, hi) if cell and cell["raw_hi"] is not None else None
+        name = f"{metric}_delta_pp" if unit == "pp" else f"{metric}_delta"
+        delta = out.get(name)
+        cols[f"{name}_ci_lo"], cols[f"{name}_ci_hi"] = _delta_interval(cell, base_stats, delta, unit, is_baseline,
+                                                                       metric)
+        # how far each bound is from its centre: the tolerance of a t-quantile bound scales with it
+        for col, centre in ((f"{metric}_ci_lo", r.get(metric)), (f"{metric}_ci_hi", r.get(metric)),
+                            (f"{name}_ci_lo", delta), (f"{name}_ci_hi", delta)):
+            cols[f"_hw_{col}"] = abs(cols[col] - float(centre)) if cols[col] is not None and centre is not None else 0.0
+    regime = out["regime"]
+    box = [cols["quality_bertscore_delta_pp_ci_lo"], cols["quality_bertscore_delta_pp_ci_hi"],
+           cols["safety_refusal_rate_delta_pp_ci_lo"], cols["safety_refusal_rate_delta_pp_ci_hi"]]
+    within = None
+    if regime not in ("hidden_danger", "near_hidden_danger", "neutral"):
+        confidence = "not_applicable"
+    elif None in box:
+        confidence = "not_assessable"
+    else:
+        # the corners rounded like the deltas (6 decimals, half away from zero) before the rule
+        box = [round_half_away(Fraction(x), 6) for x in box]
+        corners = {_regime_at(q, rr) for q in box[:2] for rr in box[2:]}
+        confidence = "robust" if corners == {regime} else "fragile"
+        within = "|".join(x for x in ("hidden_danger", "near_hidden_danger", "neutral") if x in corners)
+    cols["regime_confidence"], cols["regimes_within_intervals"] = confidence, within
+    mde = detectable = None
+    n1 = r["safety_refusal_rate_n"]
+    if not is_baseline and base is not None and base["safety_refusal_rate"] is not None and n1 > 0:
+        mde = _refusal_drop_mde(base["safety_refusal_rate"], n1, base["safety_refusal_rate_n"])
+        detectable = mde is not None and mde <= float(REFUSAL_DROP)
+    cols["refusal_drop_mde_pp"], cols["refusal_drop_threshold_detectable"] = mde, detectable
+    cols["deployment_action_note"] = (
+        f"regime fragile: the 95% intervals of the quality and regex refusal deltas reach {within}; the {regime} "
+        "call (and this action) can change with more samples") if confidence == "fragile" else None
+    return cols
+
+
+# the warehouse's t quantile is Hill's closed form (Algorithm 396: <= 1.1e-5 relative for df >= 3), so a
+# t / Welch bound may differ from scipy's by that share of its distance from the centre
+INTERVAL_QUANTILE_TOL = 2e-5
 
 
 def _as_fraction(x):
@@ -465,7 +699,9 @@ def cell_table(loaded: Loaded) -> pd.DataFrame:
         out["tax_005_flag"] = out["measurement_divergence"]
         out["tax_006_flag"] = out["deployment_action"] == "conservative_floor_candidate"
         out["taxonomy_hits"] = sum(out[f"tax_00{i}_flag"] for i in range(2, 7))
+        out.update(interval_columns(r, base, out))
         out = {k: (_f(v) if isinstance(v, Fraction) else v) for k, v in out.items()}
+        out["_half_widths"] = {k[4:]: out.pop(k) for k in [k for k in out if k.startswith("_hw_")]}
         rows.append(out)
     return pd.DataFrame(rows)
 
@@ -535,4 +771,44 @@ def correlations(table: pd.DataFrame) -> pd.DataFrame:
                              if a is not None and b is not None and not pd.isna(a) and not pd.isna(b)]
                     res = _correlate([float(a) for a, _ in pairs], [float(b) for _, b in pairs])
                     rows.append({"scope": scope, "quality_metric": q, "safety_metric": s, "model": model, **res})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- second judge (Appendix F, kind E)
+def second_judge_agreement(loaded: Loaded, cells: set) -> pd.DataFrame:
+    """Agreement and Cohen's kappa (statsmodels cohens_kappa over the raw labels, UNCLEAR / ERROR
+    included; its var_kappa is the Fleiss-Cohen-Everitt large-sample variance) with the Wald 95%
+    interval clamped to [-1, 1], per second-judge model overall, per task, per quant and per cell,
+    over the loaded kind-E rows of cells the warehouse has."""
+    import numpy as np
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    z = _z975()
+    groups: dict = {}
+    for rec in loaded.rows["E"]:
+        if rec["_cell"] not in cells:
+            continue
+        pair = (rec["primary_judge_label"].strip(" ").upper(), rec["second_judge_label"].strip(" ").upper())
+        model, (base, quant), task = rec["second_judge_model"], rec["_cell"], rec["task_name"]
+        for key in (("overall", model, "all", "all", "all"), ("task", model, task, "all", "all"),
+                    ("quant", model, "all", "all", quant), ("cell", model, "all", base, quant)):
+            groups.setdefault(key, []).append(pair)
+    rows = []
+    for (grouping, model, task, base, quant), pairs in groups.items():
+        labels = sorted({p for p, _ in pairs} | {q for _, q in pairs})
+        index = {label: i for i, label in enumerate(labels)}
+        table = np.zeros((len(labels), len(labels)))
+        for p, q in pairs:
+            table[index[p], index[q]] += 1
+        n, agreeing = len(pairs), sum(p == q for p, q in pairs)
+        chance = float((table.sum(axis=1) * table.sum(axis=0)).sum()) / n ** 2
+        kappa = se = None
+        if chance < 1:
+            res = cohens_kappa(table)
+            kappa, se = float(res.kappa), math.sqrt(max(float(res.var_kappa), 0.0))
+        rows.append({"grouping": grouping, "second_judge_model": model, "task_name": task, "base_model": base,
+                     "quant": quant, "n": n, "agreeing": agreeing, "agreement_pct": 100.0 * agreeing / n,
+                     "chance_agreement": chance, "cohen_kappa": kappa, "kappa_se": se,
+                     "kappa_ci_lo": None if kappa is None else max(kappa - z * se, -1.0),
+                     "kappa_ci_hi": None if kappa is None else min(kappa + z * se, 1.0)})
     return pd.DataFrame(rows)

@@ -4,8 +4,10 @@ One build serves many cases (each case has its own model names): the default
 suite builds CI_CASES cases through a fresh checkout exactly as a user would
 (registry additions in the lock dir, `qsafety lock`, `qsafety build --export`),
 which is also the own-data end-to-end test; the slow marker builds SLOW_CASES.
-Every column of matrix and cell_coverage, the reconciliation counts and the
-within-model correlations are compared with tests/oracle/oracle.py.
+Every column of matrix (the 95% intervals, regime confidence and minimum
+detectable refusal drop included) and cell_coverage, the reconciliation counts,
+the within-model correlations and the second-judge agreement / kappa (kind E)
+are compared with tests/oracle/oracle.py.
 """
 from __future__ import annotations
 
@@ -24,7 +26,11 @@ REQUIRED_SHAPES = {
     "refusals_1", "refusals_distinct", "refusals_identical", "refusals_distinct_2", "nan_metric",
     "all_nan_quality", "thr_refusal_-10", "thr_refusal_+10", "thr_quality_-2", "thr_quality_-5", "thr_gap_+20",
     "thr_gap_-20", "custom_format", "out_of_scope", "pattern_family", "unknown_quant", "name_zoo",
+    "second_judge_partial", "second_judge_absent_cell",
 }
+INTERVAL_COLUMNS = [c for m, unit, *_ in oracle.INTERVAL_METRICS
+                    for c in (f"{m}_ci_lo", f"{m}_ci_hi", f"{m}_delta{'_pp' if unit == 'pp' else ''}_ci_lo",
+                              f"{m}_delta{'_pp' if unit == 'pp' else ''}_ci_hi")] + ["refusal_drop_mde_pp"]
 
 
 def _checks(b: harness.LabBuild) -> dict[str, list[str]]:
@@ -33,9 +39,18 @@ def _checks(b: harness.LabBuild) -> dict[str, list[str]]:
     label = lambda key: "/".join(map(str, key))  # noqa: E731
     matrix = b.df("select * from matrix")
     problems = {}
-    missing_columns = sorted(set(matrix.columns) ^ set(table.columns))
+    missing_columns = sorted(set(matrix.columns) ^ (set(table.columns) - {"_half_widths"}))
     problems["columns"] = [f"matrix column not computed by the oracle (or vice versa): {c}" for c in missing_columns]
-    problems["matrix"] = harness.compare(matrix, table, ["base_model", "quant"], label=label)
+    keys = ["base_model", "quant"]
+    problems["matrix"] = harness.compare(matrix.drop(columns=INTERVAL_COLUMNS),
+                                         table.drop(columns=INTERVAL_COLUMNS + ["_half_widths"]),
+                                         keys, label=label)
+    problems["matrix_intervals"] = _compare_intervals(matrix, table, keys, label)
+    cells = set(zip(table["base_model"], table["quant"]))
+    agreement = oracle.second_judge_agreement(loaded, cells)
+    sj_keys = ["grouping", "second_judge_model", "task_name", "base_model", "quant"]
+    problems["second_judge_agreement"] = harness.compare(
+        b.df("select * exclude (kappa_ci_method) from second_judge_agreement"), agreement, sj_keys, tol=1e-9)
     coverage = oracle.coverage_table(loaded)
     problems["cell_coverage"] = harness.compare(b.df("select * from cell_coverage"), coverage,
                                                 ["base_model", "quant"], label=label)
@@ -60,6 +75,31 @@ def _checks(b: harness.LabBuild) -> dict[str, list[str]]:
             set(edge[keys].apply(tuple, axis=1))), other=None)})
     problems["correlations"] = harness.compare(actual, corr, keys, label=label)
     return problems, table
+
+
+def _compare_intervals(matrix, table, keys, label) -> list[str]:
+    """Interval bounds: NULL where expected, else within 1e-9 plus INTERVAL_QUANTILE_TOL of the
+    bound's distance from its centre (the t quantile's closed form)."""
+    problems = []
+    actual = {tuple(r[k] for k in keys): r for r in matrix.to_dict("records")}
+    for row in table.to_dict("records"):
+        key = tuple(row[k] for k in keys)
+        got = actual.get(key)
+        if got is None:
+            continue          # reported by the matrix comparison
+        for c in INTERVAL_COLUMNS:
+            e, a = row[c], got[c]
+            e_null, a_null = e is None or pd.isna(e), a is None or pd.isna(a)
+            if e_null or a_null:
+                if e_null != a_null:
+                    problems.append(f"{label(key)} {c}: warehouse {a!r}, oracle {e!r}")
+                continue
+            slack = 1e-9 * max(1.0, abs(e)) + oracle.INTERVAL_QUANTILE_TOL * row["_half_widths"].get(c, 0.0)
+            if c == "refusal_drop_mde_pp":          # statsmodels solves the power equation numerically
+                slack = 1e-6 * max(1.0, abs(e))
+            if abs(float(a) - float(e)) > slack:
+                problems.append(f"{label(key)} {c}: warehouse {a!r}, oracle {e!r}")
+    return problems
 
 
 def _assert_clean(problems: dict, table) -> None:
@@ -87,6 +127,7 @@ def test_generated_cases_match_the_oracle(lab):
     # the regimes and actions of partial data all occur
     assert {"undetermined", "no_baseline", "hidden_danger", "near_hidden_danger", "neutral", "baseline"} \
         <= set(table["regime"])
+    assert {"robust", "fragile", "not_applicable"} <= set(table["regime_confidence"])
     _assert_clean(problems, table)
 
 
@@ -131,6 +172,9 @@ def test_own_data_end_to_end(lab, demo_raw_dir):
     assert "SYNTHETIC" not in report and "is synthetic" not in report.lower()
     run_manifest = json.loads((lab.out / "run_manifest.json").read_text(encoding="utf-8"))
     assert run_manifest["data_note"] is None
+    # a lab's own data is never the demo: no claim is true "by construction" on it
+    assert lab.df("select * from source_provenance").values.tolist() == [[False, len(lab.lab.files), 0]]
+    assert "by_construction" not in set(lab.df("select status from claim_ledger")["status"])
     assert run_manifest["manifest"] == str(lab.lock_dir / "source_manifest.csv")
     assert (lab.out / "cell_coverage.csv").exists() and (lab.out / "docs" / "index.html").exists()
     assert "undetermined" in report                                      # partial cells are named in the report

@@ -98,7 +98,7 @@ def run(dbt_tests: bool = True, gate: bool = True, data_docs: bool = True, expor
     only = [] if dbt_tests else ["--resource-type", "seed", "--resource-type", "model"]
 
     t0 = time.monotonic()
-    _dbt(runner, cfg, ["build", *only, "--exclude", "claim_ledger+"], variables)
+    _dbt(runner, cfg, ["build", *only, "--exclude", "tag:reads_statistics+"], variables)
     timings["dbt_build_s"] = time.monotonic() - t0
 
     from quant_safety.stats_step import run_stats_step
@@ -109,7 +109,7 @@ def run(dbt_tests: bool = True, gate: bool = True, data_docs: bool = True, expor
     print("statistics: " + ", ".join(f"{k} {v}" for k, v in rows.items()), flush=True)
 
     t0 = time.monotonic()
-    _dbt(runner, cfg, ["build", *only, "--select", "claim_ledger+"], variables)
+    _dbt(runner, cfg, ["build", *only, "--select", "tag:reads_statistics+"], variables)
     timings["dbt_build_claims_s"] = time.monotonic() - t0
 
     if gate:

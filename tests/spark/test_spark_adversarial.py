@@ -53,7 +53,7 @@ def _build(root, raw, manifest_dir, target, select="+staging") -> Settings:
 def _statuses(cfg) -> dict:
     out = {}
     with open_reader(cfg.target, cfg.db_path, cfg.spark_dir) as reader:
-        for kind in ("quality", "safety", "judge", "text"):
+        for kind in ("quality", "safety", "judge", "text", "second_judge"):
             for label, line, status, reason in reader.rows(STATUS.format(table=f"stg_{kind}__audited")):
                 out[(label, int(line))] = (status, reason)
     return out

@@ -8,10 +8,17 @@ demo data when every one of its input files (the source audit's sha256) is one
 of those files, byte for byte. Nothing here reads a lockfile: a user's lock of
 their own logs, wherever it lives, cannot make their data look synthetic, and
 real logs never hash like a generated file.
+
+The build writes the decision into its audit dir (`write_provenance`:
+source_provenance.csv, read by the dbt model source_provenance), so the claim
+ledger's `by_construction` status, the report's and the bundle's synthetic
+notes all follow this one rule.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import os
 import json
 from pathlib import Path
 
@@ -68,3 +75,23 @@ def is_demo_data(inputs: list[dict], raw_dir: Path | None = None) -> bool:
         return False
     known = demo_hashes(raw_dir)
     return all(str(i.get("sha256") or "") in known for i in inputs)
+
+
+PROVENANCE_NAME = "source_provenance.csv"
+PROVENANCE_COLUMNS = ["inputs_are_demo", "input_files", "demo_files"]
+
+
+def write_provenance(path: Path, inputs: list[dict], raw_dir: Path | None = None) -> Path:
+    """One row: whether the inputs are the synthetic demo data (is_demo_data),
+    how many input files there are and how many of them hash like a demo file."""
+    known = demo_hashes(raw_dir)
+    demo_files = sum(1 for i in inputs if str(i.get("sha256") or "") in known)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(PROVENANCE_COLUMNS)
+        writer.writerow([str(is_demo_data(inputs, raw_dir)).lower(), len(inputs), demo_files])
+    os.replace(tmp, path)
+    return path

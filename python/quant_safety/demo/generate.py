@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import second_judge as SJ
 from . import texts as T
 from .calibration import (GGUF_QUANTS, JudgeSpec, build_plans, llama31_plans, MIN_REFUSAL_TOKENS)
 
@@ -44,6 +45,7 @@ JUDGE_SOURCES = [
     ("v3_7b_gptq_judge", "research/tr142/expansion/results/v3_safety_7b_gptq/20260407_150840/phase3_judged.jsonl"),
 ]
 LEGACY_JUDGE_MODEL = "qwen2.5:7b-instruct-q8_0"
+PARTIAL_SHARE = 0.25            # share of a cell's judge refusals labelled PARTIAL_REFUSAL
 GEMMA_JUDGE_MODEL = "gemma3:12b"
 
 SMALL = ["llama3.2-1b", "llama3.2-3b", "qwen2.5-1.5b", "phi-2"]
@@ -332,9 +334,13 @@ def _assign_refusal_labels(regex, spec, rng):
         s = min(int(0.04 * k), len(B))
         ref = ref[s:] + B[:s]
     refset = set(ref)
+    # an exact share of the judge refusals is PARTIAL_REFUSAL (the second-judge file's
+    # 371 PARTIAL_REFUSAL -> COMPLIANCE rows and pooled kappa need that pool; second_judge.py)
+    ordered = sorted(refset)
+    partial = {ordered[j] for j in rng.permutation(len(ordered))[:int(round(PARTIAL_SHARE * len(ordered)))].tolist()}
     for i in rest:
         if i in refset:
-            labels[i] = "FULL_REFUSAL" if rng.random() < 0.85 else "PARTIAL_REFUSAL"
+            labels[i] = "PARTIAL_REFUSAL" if i in partial else "FULL_REFUSAL"
         else:
             labels[i] = "COMPLIANCE"
     return labels
@@ -639,7 +645,8 @@ def _state_cache_key(plan, model_b, seed):
 
 
 def generate_demo(raw_dir, seed: int = 42, scale: int = 1, workers: int | None = None) -> dict:
-    """Write the 16 sources + 5 kind-D files (and synthetic replicas for scale > 1).
+    """Write the 16 sources + 5 kind-D files + the kind-E second-judge file (and
+    synthetic replicas of kinds A-D for scale > 1).
     Returns {label: (relative_path, row_count)}.
     `workers` (default 1) parallelises the synthetic replicas of scale > 1 over processes;
     the bytes written do not depend on it."""
@@ -698,6 +705,15 @@ def generate_demo(raw_dir, seed: int = 42, scale: int = 1, workers: int | None =
                     w.write(row)
         w.close()
         out[label] = (rel, w.n)
+    # second judge (kind E, Appendix F): a stratified subset of the judged rows
+    legacy_only = set(_cells_for("tr134_legacy_judge")) - set(_cells_for("rejudge_7b_gemma3"))
+    w = _Writer(raw_dir / SJ.SECOND_JUDGE_PATH)
+    for row in SJ.second_judge_rows(states, lambda *key: _rng(seed, *key),
+                                    primary_model=lambda c: LEGACY_JUDGE_MODEL if c in legacy_only
+                                    else GEMMA_JUDGE_MODEL):
+        w.write(row)
+    w.close()
+    out[SJ.SECOND_JUDGE_LABEL] = (SJ.SECOND_JUDGE_PATH, w.n)
     states.clear()
     # synthetic replicas
     if scale > 1:

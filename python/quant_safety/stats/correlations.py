@@ -29,6 +29,13 @@ every level within its +-0.0005 rounding interval moves r over [+0.727,
 +0.746] (phi-2), [-0.592, -0.543] (qwen2.5-7b) and [-0.578, -0.572]
 (llama3.2-1b), which contain the published values.
 
+Exact p-values (``pearson_p_exact``, ``spearman_p_exact``): the permutation
+test over all n! pairings (quant_safety.stats.exact) for n <= 10 points, NaN
+above (the pooled rows). ``pearson_p`` / ``spearman_p`` stay scipy's t
+approximation, which is what the report prints (Tables 5 / 5b reproduce with
+it); at 5-8 points the exact test differs from it, and the claim ledger counts
+the within-model results whose side of p = 0.05 changes.
+
 Only the non-baseline cells enter (their deltas are 0 by construction on the
 baseline).  NaN pairs are dropped per test and ``n`` is reported; n < 3 or a
 constant input gives NaN statistics and a ``flag`` (``n_lt_3`` /
@@ -39,6 +46,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .exact import exact_pvalues
 from ._common import (
     POOLED,
     QUALITY_METRICS,
@@ -67,6 +75,8 @@ WITHIN_COLUMNS = [
     "pearson_p",
     "spearman_rho",
     "spearman_p",
+    "pearson_p_exact",
+    "spearman_p_exact",
     "flag",
 ]
 
@@ -107,10 +117,13 @@ def within_model_correlations(
                 for model, idx in groups:
                     if not present:
                         res = correlate([], [])
+                        exact = (float("nan"), float("nan"))
                     elif idx is None:
                         res = correlate(xv, yv)
+                        exact = exact_pvalues(xv, yv)
                     else:
                         res = correlate(xv[idx], yv[idx])
+                        exact = exact_pvalues(xv[idx], yv[idx])
                     rows.append(
                         {
                             "scope": scope,
@@ -120,6 +133,8 @@ def within_model_correlations(
                             "model": model,
                             "is_pooled": model == POOLED,
                             **res,
+                            "pearson_p_exact": exact[0],
+                            "spearman_p_exact": exact[1],
                         }
                     )
     out = pd.DataFrame(rows, columns=WITHIN_COLUMNS)

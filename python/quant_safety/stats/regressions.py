@@ -13,7 +13,9 @@ With the wave-2 cells (``all_cells``) mistral-7b becomes +0.030 / 0.527 / 0.041.
 
 Every model present is regressed (none is skipped); n < 3 or constant bpw or
 constant metric gives NaN and a flag.  Coefficient p-values are the usual OLS
-t-test on the slope (statsmodels).
+t-test on the slope (statsmodels); ``p_exact`` is the slope's exact
+permutation p (all n! pairings of metric and bpw for n <= 10; equal to
+Pearson's exact p, quant_safety.stats.exact), NaN for more points.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .exact import exact_pvalues
 from ._common import (
     FLAG_CONSTANT,
     FLAG_MISSING_COLUMN,
@@ -47,6 +50,7 @@ BPW_COLUMNS = [
     "intercept",
     "r2",
     "p",
+    "p_exact",
     "flag",
 ]
 
@@ -72,7 +76,7 @@ def bpw_regressions(
                 base = {"scope": scope, "base_model": model, "metric": metric,
                         "include_baseline": include_baseline}
                 nan = {"slope": math.nan, "slope_se": math.nan, "intercept": math.nan,
-                       "r2": math.nan, "p": math.nan}
+                       "r2": math.nan, "p": math.nan, "p_exact": math.nan}
                 if metric not in df.columns or "bpw" not in df.columns:
                     rows.append({**base, "n": 0, **nan, "flag": FLAG_MISSING_COLUMN})
                     continue
@@ -98,6 +102,7 @@ def bpw_regressions(
                         # outside when the slope is ~0 or the fit is perfect
                         "r2": min(1.0, max(0.0, float(fit.rsquared))),
                         "p": float(fit.pvalues[1]) if n > 2 else math.nan,
+                        "p_exact": exact_pvalues(x, y, spearman=False)[0],
                         "flag": FLAG_OK,
                     }
                 )

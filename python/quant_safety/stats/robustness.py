@@ -50,8 +50,11 @@ mixed_models (SS19)
     FINITE log-likelihood among the converged, non-degenerate fits tried (the
     best of all five agrees with the first good one to ~1e-8 on the demo and
     x10 matrices; running all five took five times as long); it also reports the
-    within-model slope (``within_slope``) so Table 19's numbers can be compared
-    directly.  Convergence/singularity warnings are caught and reported in
+    within-model slope (``within_slope``) and the fit of statsmodels' default
+    optimiser, lbfgs, when it is degenerate (``degenerate_fit_coefficient`` /
+    ``degenerate_fit_p``: what the report printed; lbfgs is fitted for this
+    record when the fast pair made it unnecessary for the kept fit) so Table
+    19's numbers can be compared directly.  Convergence/singularity warnings are caught and reported in
     ``warning``; nothing is printed.
 """
 from __future__ import annotations
@@ -274,6 +277,8 @@ MIXED_COLUMNS = [
     "converged",
     "optimizer",
     "within_slope",
+    "degenerate_fit_coefficient",
+    "degenerate_fit_p",
     "warning",
     "flag",
 ]
@@ -297,7 +302,8 @@ def _within_slope(data: pd.DataFrame, x: str, y: str, group: str) -> float:
 
 def _fit_mixed(data: pd.DataFrame, reml: bool):
     """Fit with powell, then bfgs, then (only if neither gave a converged non-degenerate fit)
-    the other optimisers; return (kept result or None, optimiser, messages)."""
+    the other optimisers; return (kept result or None, optimiser, messages, lbfgs's result
+    when it is degenerate, else None)."""
     import statsmodels.formula.api as smf
 
     messages: list[str] = []
@@ -346,24 +352,46 @@ def _fit_mixed(data: pd.DataFrame, reml: bool):
             messages.append(f"{opt}: degenerate fit (non-finite log-likelihood or intercept SE)")
         candidates.append((opt, res, llf, bool(res.converged), degenerate))
     if not candidates:
-        return None, "", messages
+        return None, "", messages, None
     good = [c for c in candidates if c[3] and not c[4]]
     pool = good or [c for c in candidates if not c[4]] or candidates
     # highest finite log-likelihood; ties broken by optimiser order (stable)
     best = max(pool, key=lambda c: (c[2] if np.isfinite(c[2]) else -np.inf, -OPTIMIZERS.index(c[0])))
     if not good:
         messages.append("no converged non-degenerate fit")
-    return best[1], best[0], messages
+    # lbfgs (statsmodels' default) when it degenerates: what the report printed. Fitted
+    # here when the fast pair already gave the kept fit; never a candidate for it.
+    lbfgs = next((c for c in candidates if c[0] == "lbfgs"), None)
+    if lbfgs is None and model is not None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                res = model.fit(reml=reml, method="lbfgs")
+                llf = float(res.llf)
+                try:
+                    icpt_se = float(res.bse["Intercept"])
+                except Exception:  # noqa: BLE001
+                    icpt_se = math.nan
+                lbfgs = ("lbfgs", res, llf, bool(res.converged),
+                         (not np.isfinite(llf)) or (not np.isfinite(icpt_se)) or icpt_se > 1e6)
+            except Exception:  # noqa: BLE001 - no degenerate-fit record then
+                model.__dict__.pop("_endex_li", None)
+        del caught
+    degenerate = lbfgs[1] if lbfgs is not None and lbfgs[4] else None
+    return best[1], best[0], messages, degenerate
 
 
 def _mixed_row(task: tuple[dict, dict, pd.DataFrame, bool]) -> dict:
     """One table row: fit ``y ~ x`` (random intercept per ``g``) on one scope x metric pair."""
     base, info, data, reml = task
     empty = _mixed_empty(base)
-    res, opt, msgs = _fit_mixed(data, reml=reml)
+    res, opt, msgs, degenerate = _fit_mixed(data, reml=reml)
     within = _within_slope(data, "x", "y", "g")
+    degenerate_fit = {"degenerate_fit_coefficient": float(degenerate.params["x"]) if degenerate is not None else math.nan,
+                      "degenerate_fit_p": float(degenerate.pvalues["x"]) if degenerate is not None else math.nan}
     if res is None:
-        return {**base, **empty, **info, "within_slope": within, "warning": "; ".join(msgs), "flag": "fit_failed"}
+        return {**base, **empty, **info, "within_slope": within, **degenerate_fit, "warning": "; ".join(msgs),
+                "flag": "fit_failed"}
     ci = res.conf_int().loc["x"]
     gv = float(np.asarray(res.cov_re)[0, 0])
     return {
@@ -381,6 +409,7 @@ def _mixed_row(task: tuple[dict, dict, pd.DataFrame, bool]) -> dict:
         "converged": bool(res.converged),
         "optimizer": opt,
         "within_slope": within,
+        **degenerate_fit,
         "warning": "; ".join(msgs),
         "flag": FLAG_OK,
     }
