@@ -250,7 +250,7 @@ for path in (out_db, out_db + ".wal"):
 con = duckdb.connect(out_db)
 con.execute(f"set threads = {int(threads)}")
 q = lambda text: "'" + text.replace("'", "''") + "'"
-files = {k: [r for r in rows if r["record_kind"] == k] for k in "ABCD"}
+files = {k: [r for r in rows if r["record_kind"] == k] for k in "ABCDE"}
 con.execute("create temp table files (source_label varchar, path varchar, record_kind varchar, sha256 varchar)")
 con.executemany("insert into files values (?, ?, ?, ?)",
                 [[r["source_label"], os.path.join(raw, r["relative_path"]), r["record_kind"], hashes[r["source_label"]]]
@@ -267,12 +267,15 @@ SPEC = {
     "C": ["sample_id", "task_name", "model", "model_name", "base_model", "quant", "judge_label", "judge_model",
           "judge_parse_success", "parse_success", "judge_elapsed_ms"],
     "D": ["model", "model_name", "task_name", "sample_id", "candidate", "num_tokens_generated"],
+    "E": ["sample_id", "task_name", "model", "primary_judge_label", "primary_judge_model", "second_judge_label",
+          "second_judge_model", "second_judge_parse_success", "stratum"],
 }
 STRINGS = {"model", "model_name", "task_name", "task_type", "sample_id", "base_model", "quant", "domain", "metric",
            "jailbreak_type", "behavior_category", "base_behavior_id", "category", "judge_label", "judge_model",
-           "candidate"}
+           "candidate", "primary_judge_label", "primary_judge_model", "second_judge_label", "second_judge_model",
+           "stratum"}
 NUMBERS = {"num_tokens_generated", "score", "raw_score", "judge_elapsed_ms"}
-BOOLS = {"judge_parse_success", "parse_success"}
+BOOLS = {"judge_parse_success", "parse_success", "second_judge_parse_success"}
 OBJECTS = {"metrics", "detail"}
 NUM_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
@@ -303,8 +306,11 @@ for kind, spec in SPEC.items():
     elif kind == "C":
         extra = "null as _none"
         ranges = "judge_elapsed_ms < (select min_value from ranges where record_kind = 'C' and field = 'judge_elapsed_ms')"
-    else:
+    elif kind == "D":
         extra = "length(rec.candidate ->> '$') as candidate_chars"
+        ranges = "false"
+    else:   # E: second-judge annotations (no numeric field to range-check)
+        extra = "null as _none"
         ranges = "false"
     types = ", ".join(type_check(f) for f in spec)
     fields = ", ".join(f"rec.{f} ->> '$' as {f}" if f in STRINGS else
@@ -383,7 +389,7 @@ select * from s full join q using (cell) full join j using (cell) full join d us
 con.execute(f"copy cells to {q(out_csv)} (header true)")
 timings["cells_s"] = round(time.monotonic() - t2, 2)
 status = dict(con.execute("select line_status, sum(n) from (" + " union all ".join(
-    f"select line_status, count(*) as n from lines_{k} group by 1" for k in "ABCD" if files[k]) + ") group by 1").fetchall())
+    f"select line_status, count(*) as n from lines_{k} group by 1" for k in "ABCDE" if files[k]) + ") group by 1").fetchall())
 raw_lines = sum(int(r["expected_raw_rows"] or 0) for r in rows)
 con.close()
 print(json.dumps({"cells": len(open(out_csv).read().splitlines()) - 1, "line_status": {k: int(v) for k, v in status.items()},
@@ -404,6 +410,8 @@ try:
     roles_b = dict(zip(tasks[tasks.record_kind == "B"].task_name, tasks[tasks.record_kind == "B"].task_role))
     frames = {"A": [], "B": [], "C": [], "D": []}
     for row in csv.DictReader(open(manifest)):
+        if row["record_kind"] not in frames:   # kind E (second judge) feeds no cell aggregate
+            continue
         frames[row["record_kind"]].append(pd.read_json(os.path.join(raw, row["relative_path"]), lines=True))
     def metric(m, name):
         v = m.get(name) if isinstance(m, dict) else None
