@@ -118,6 +118,23 @@ def _compute_audit() -> tuple[list[dict], list]:
         raise ValueError(f"{ERROR_MARKER}{exc}") from None
 
 
+def source_provenance() -> dict:
+    """Whether this run's inputs are the synthetic demo data, by content
+    (quant_safety.demo.fingerprint, the same decision the pre-flight writes to
+    source_provenance.csv): {inputs_are_demo, input_files, demo_files}."""
+    from .demo import fingerprint
+
+    with _AUDIT_LOCK:
+        if _AUDIT["result"] is None:
+            _AUDIT["result"] = _compute_audit()
+        _rows, audits = _AUDIT["result"]
+    raw_dir = Path(os.environ.get("QSAFETY_RAW_DIR") or "data/raw")
+    inputs = [{"sha256": a.sha256} for a in audits]
+    known = fingerprint.demo_hashes(raw_dir)
+    return {"inputs_are_demo": bool(fingerprint.is_demo_data(inputs, raw_dir)), "input_files": len(inputs),
+            "demo_files": sum(1 for i in inputs if str(i.get("sha256") or "") in known)}
+
+
 def _mtime(path: str) -> datetime | None:
     """The file's mtime, UTC (the only timestamp a raw file has: its records carry none)."""
     try:
@@ -179,7 +196,9 @@ def register(conn) -> None:
         {**FILE_FIELDS, "chunks": duckdb.list_type(duckdb.struct_type(CHUNK_FIELDS))}))
     for name, function, params, result in (
             ("qsafety_source_files", source_files, [VARCHAR], files),
-            ("qsafety_configure_audit", configure_audit, [BIGINT, BOOLEAN], BOOLEAN)):
+            ("qsafety_configure_audit", configure_audit, [BIGINT, BOOLEAN], BOOLEAN),
+            ("qsafety_source_provenance", source_provenance, [],
+             duckdb.struct_type({"inputs_are_demo": BOOLEAN, "input_files": BIGINT, "demo_files": BIGINT}))):
         try:
             conn.remove_function(name)
         except Exception:  # noqa: BLE001 - not registered yet
