@@ -129,10 +129,7 @@ def source_provenance() -> dict:
             _AUDIT["result"] = _compute_audit()
         _rows, audits = _AUDIT["result"]
     raw_dir = Path(os.environ.get("QSAFETY_RAW_DIR") or "data/raw")
-    inputs = [{"sha256": a.sha256} for a in audits]
-    known = fingerprint.demo_hashes(raw_dir)
-    return {"inputs_are_demo": bool(fingerprint.is_demo_data(inputs, raw_dir)), "input_files": len(inputs),
-            "demo_files": sum(1 for i in inputs if str(i.get("sha256") or "") in known)}
+    return fingerprint.provenance([{"sha256": a.sha256} for a in audits], raw_dir)
 
 
 def _mtime(path: str) -> datetime | None:

@@ -81,17 +81,23 @@ PROVENANCE_NAME = "source_provenance.csv"
 PROVENANCE_COLUMNS = ["inputs_are_demo", "input_files", "demo_files"]
 
 
-def write_provenance(path: Path, inputs: list[dict], raw_dir: Path | None = None) -> Path:
-    """One row: whether the inputs are the synthetic demo data (is_demo_data),
-    how many input files there are and how many of them hash like a demo file."""
+def provenance(inputs: list[dict], raw_dir: Path | None = None) -> dict:
+    """Whether the inputs are the synthetic demo data (is_demo_data), how many input
+    files there are and how many of them hash like a demo file (PROVENANCE_COLUMNS)."""
     known = demo_hashes(raw_dir)
-    demo_files = sum(1 for i in inputs if str(i.get("sha256") or "") in known)
+    return {"inputs_are_demo": bool(is_demo_data(inputs, raw_dir)), "input_files": len(inputs),
+            "demo_files": sum(1 for i in inputs if str(i.get("sha256") or "") in known)}
+
+
+def write_provenance(path: Path, inputs: list[dict], raw_dir: Path | None = None) -> Path:
+    """`provenance` as a one-row CSV (the build dir's source_provenance.csv)."""
+    row = provenance(inputs, raw_dir)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(PROVENANCE_COLUMNS)
-        writer.writerow([str(is_demo_data(inputs, raw_dir)).lower(), len(inputs), demo_files])
+        writer.writerow([str(row["inputs_are_demo"]).lower(), row["input_files"], row["demo_files"]])
     os.replace(tmp, path)
     return path
