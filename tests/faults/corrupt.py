@@ -10,7 +10,8 @@ has a decided behaviour (README, "Data quality"):
 
 `variants(raw_dir)` enumerates >= 500 variants deterministically. Line-level
 variants touch distinct (file, line) places, so many of them can be applied to
-one copy of the raw data and checked in one build (`apply_batch`).
+one copy of the raw data, several per file, and checked in one build
+(`apply_batch`; `fits_batch` says which variants can share a file).
 """
 from __future__ import annotations
 
@@ -203,12 +204,113 @@ def _rewrite(path: Path, lines: list[str], newline: str = "\n", final_newline: b
     path.write_bytes(prefix + data.encode("utf-8"))
 
 
+# Faults that change a file as a whole: at most one of them per file in a batch
+# (END_FAULTS), or the file carries no other variant at all (ALONE_FAULTS: CRLF
+# endings are checked on every line of the file). Every other variant edits or
+# inserts one line, so any number of them share a file.
+END_FAULTS = frozenset({"truncated_last_line", "duplicate_across_files", "utf8_bom", "extra_unknown_file"})
+ALONE_FAULTS = frozenset({"crlf_endings"})
+INSERT_FAULTS = frozenset({"blank_line", "duplicate_in_file"})
+IN_PLACE_FAULTS = frozenset(LINE_FAULTS) - INSERT_FAULTS
+
+
+def fits_batch(v: Variant, batch: list[Variant]) -> bool:
+    """Whether variant `v` can join `batch` (the rules above, per file)."""
+    same_file = [b for b in batch if b.label == v.label]
+    if v.fault in ALONE_FAULTS or any(b.fault in ALONE_FAULTS for b in same_file):
+        return not same_file
+    if v.fault in END_FAULTS:
+        return not any(b.fault in END_FAULTS for b in same_file)
+    return True
+
+
+def _line_shift(inserts: list[Variant], line: int) -> int:
+    """Lines inserted above original line `line` by the batch's insert faults
+    (a blank line goes before its line, a duplicate after it; variants' lines
+    are distinct, so `<` decides both)."""
+    return sum(1 for b in inserts if b.line < line)
+
+
 def apply_batch(raw_dir: Path, batch: list[Variant]) -> dict[str, int]:
-    """Apply variants (at most one per file) to a copied raw dir. Returns, per
-    Variant.key, the line number where the variant's effect is expected."""
-    labels = [v.label for v in batch]
-    assert len(labels) == len(set(labels)), "one variant per file in a batch"
-    return {v.key: apply_variant(raw_dir, v) for v in batch}
+    """Apply variants (several per file: `fits_batch`) to a copied raw dir.
+
+    Returns, per Variant.key, the line number where the variant's effect is
+    expected after every edit of the batch; for duplicate_across_files also
+    ``key + "#source"``: where its source line is now (insertions in the source
+    file move it). Source lines are read before any file is changed."""
+    raw_dir = Path(raw_dir)
+    copied = {v.key: _read_line(raw_dir / SOURCES[v.params[0]][1], v.params[1])
+              for v in batch if v.fault == "duplicate_across_files"}
+    by_label: dict[str, list[Variant]] = {}
+    for v in batch:
+        assert fits_batch(v, [b for b in by_label.get(v.label, [])]), f"{v.key} does not fit its batch"
+        by_label.setdefault(v.label, []).append(v)
+    where: dict[str, int] = {}
+    for label, variants_of_file in by_label.items():
+        where.update(_apply_to_file(raw_dir, label, variants_of_file, copied))
+    for v in batch:
+        if v.fault == "duplicate_across_files":
+            src_label, src_line = v.params
+            src_inserts = [b for b in by_label.get(src_label, []) if b.fault in INSERT_FAULTS]
+            where[v.key + "#source"] = src_line + _line_shift(src_inserts, src_line)
+    return where
+
+
+def _apply_to_file(raw_dir: Path, label: str, vs: list[Variant], copied: dict[str, str]) -> dict[str, int]:
+    """One file's variants: whole-file faults through apply_variant (alone), else
+    in-place edits, then insertions from the bottom up, then the end fault."""
+    whole = [v for v in vs if v.fault not in LINE_FAULTS and v.fault not in END_FAULTS]
+    if whole:
+        assert len(vs) == 1, f"{label}: a whole-file fault shares its file"
+        return {vs[0].key: apply_variant(raw_dir, vs[0])}
+    kind, rel = SOURCES[label]
+    path = raw_dir / rel
+    if not any(v.fault != "extra_unknown_file" for v in vs):
+        return {v.key: apply_variant(raw_dir, v) for v in vs}
+    lines = path.read_bytes().decode("utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    inserts = [v for v in vs if v.fault in INSERT_FAULTS]
+    where: dict[str, int] = {}
+    for v in vs:
+        if v.fault in IN_PLACE_FAULTS:
+            lines[v.line - 1] = _edit_line(lines[v.line - 1], kind, v.fault)
+            where[v.key] = v.line + _line_shift(inserts, v.line)
+    for v in sorted(inserts, key=lambda b: -b.line):
+        i = v.line - 1
+        if v.fault == "blank_line":
+            lines.insert(i, "")
+        else:                                  # duplicate_in_file: the earlier copy is quarantined
+            lines.insert(i + 1, lines[i])
+        where[v.key] = v.line + _line_shift(inserts, v.line)
+    newline, final_newline, prefix = "\n", True, b""
+    for v in vs:
+        if v.fault == "duplicate_across_files":
+            lines.append(copied[v.key])
+            where[v.key] = len(lines)
+        elif v.fault == "truncated_last_line":
+            lines[-1] = lines[-1][: len(lines[-1]) // 2]
+            final_newline = False
+            where[v.key] = len(lines)
+        elif v.fault == "utf8_bom":
+            prefix = b"\xef\xbb\xbf"
+            where[v.key] = 1
+        elif v.fault == "extra_unknown_file":
+            apply_variant(raw_dir, v)
+            where[v.key] = 0
+    _rewrite(path, lines, newline, final_newline, prefix)
+    return where
+
+
+def _edit_line(line: str, kind: str, fault: str) -> str:
+    """One in-place line fault (the line keeps its number)."""
+    if fault == "invalid_json":
+        return line[: len(line) // 2] + " oops"
+    if fault == "not_an_object":
+        return "[1, 2, 3]"
+    if fault == "nan_quality_metric":
+        return _edit_record(line, kind, "nan_score")
+    return _edit_record(line, kind, fault)
 
 
 def apply_variant(raw_dir: Path, v: Variant) -> int:

@@ -84,18 +84,16 @@ def _check_failing(small_raw, rows, tmp, v):
 
 
 def _run_batches(small_raw, rows, tmp_root: Path, batch_variants, capsys):
-    """Apply non-failing variants, one file each per batch, build staging, check every line."""
+    """Apply non-failing variants, as many per file as fit (corrupt.fits_batch), build
+    staging, check every line."""
     pending = list(batch_variants)
     n = 0
     while pending:
-        batch, seen = [], set()
+        batch = []
         for v in list(pending):
-            touched = {v.label} | ({v.params[0]} if v.fault == "duplicate_across_files" else set())
-            if touched & seen:
-                continue
-            batch.append(v)
-            seen |= touched
-            pending.remove(v)
+            if corrupt.fits_batch(v, batch):
+                batch.append(v)
+                pending.remove(v)
         n += 1
         tmp = tmp_root / f"batch{n}"
         raw = corrupt.copy_raw(small_raw, tmp / "raw")
@@ -125,8 +123,8 @@ def _run_batches(small_raw, rows, tmp_root: Path, batch_variants, capsys):
                 assert "not in the manifest" in out
                 continue
             if v.fault == "duplicate_across_files":
-                src_label, src_line = v.params
-                pair = [status[(v.label, line)], status[(src_label, src_line)]]
+                src_label = v.params[0]
+                pair = [status[(v.label, line)], status[(src_label, where[v.key + "#source"])]]
                 assert sorted(s for s, _ in pair) == ["loaded", "quarantined"], (v.key, pair)
                 assert any(r.startswith("duplicate_across_sources") for _, r in pair), (v.key, pair)
                 continue
