@@ -12,65 +12,29 @@ Parquet stores the same value), DuckDB runs single-threaded, and no timestamp is
 written into a data file. Two exports of the same warehouse are byte-identical
 (CSV and Parquet; tests/deliverables/test_export.py).
 
-Spark target: the tables are read through the warehouse reader into an
-in-memory DuckDB first, so the bundle is written by the same code
+The table list is the seed seeds/reference/bundle_tables.csv (tables.py).
+The tables are read from a DuckDB connection the engine opens
+(`open_bundle_connection`): on the Spark target an in-memory DuckDB holding the
+tables read from Spark, so the bundle is written by the same code
 (tests/spark/test_spark_bundle.py compares the two targets' bundles).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import PROJECT_DIR, Settings, settings
-from .errors import QSafetyError
+from ..config import Settings, settings
+from ..engine import engine_for
+from ..errors import QSafetyError
+from ..hashing import sha256_file
+from .run_manifest import input_inventory, recorded_fingerprint, run_manifest
+from .tables import REPORT_ONLY_RELATIONS, TABLES
 
-# bundle file name -> (warehouse table, key columns in sort order)
-TABLES: dict[str, tuple[str, list[str]]] = {
-    "matrix": ("matrix", ["base_model", "quant_order", "quant"]),
-    "cell_coverage": ("cell_coverage", ["base_model", "quant_order", "quant"]),
-    "cell_intervals": ("cell_intervals", ["base_model", "quant", "metric"]),
-    "regime_confidence": ("regime_confidence", ["base_model", "quant"]),
-    "regimes": ("regimes", ["base_model", "quant_order", "quant"]),
-    "correlations": ("correlations", ["scope", "quality_metric", "safety_metric", "model"]),
-    "asymmetry": ("asymmetry", ["base_model", "quant_order", "quant"]),
-    "asymmetry_by_format": ("asymmetry_by_format", ["first_quant_order", "format_group"]),
-    "sign_reversal_summary": ("sign_reversal_summary", ["scope", "quality_metric", "safety_metric", "method"]),
-    "phase5_quant_deployment": ("phase5_quant_deployment", ["quant_order", "quant"]),
-    "phase5_taxonomy_catalog": ("phase5_taxonomy_catalog", ["tax_id"]),
-    "phase5_row_taxonomy": ("phase5_row_taxonomy", ["base_model", "quant", "tax_id"]),
-    "phase5_row_actions": ("phase5_row_actions", ["base_model", "quant_order", "quant"]),
-    "phase6_style_correlations": ("phase6_style_correlations", ["scope", "refusal_measure", "style_metric"]),
-    "phase6_refusal_style": ("phase6_refusal_style", ["base_model", "quant_order", "quant"]),
-    "phase6_style_examples": ("phase6_style_examples", ["base_model", "quant", "prefix_rank"]),
-    "q5_floor": ("q5_floor", ["base_model", "quant"]),
-    "quant_floor": ("quant_floor", ["quant_order", "quant"]),
-    "bpw_regressions": ("bpw_regressions", ["scope", "base_model", "metric"]),
-    "leave_one_quant_out": ("leave_one_quant_out", ["scope", "quality_metric", "safety_metric", "dropped"]),
-    "leave_one_model_out": ("leave_one_model_out", ["scope", "quality_metric", "safety_metric", "dropped"]),
-    "repeated_measures": ("repeated_measures", ["scope", "quality_metric", "safety_metric"]),
-    "mixed_models": ("mixed_models", ["scope", "quality_metric", "safety_metric"]),
-    "regex_vs_judge_gaps": ("regex_vs_judge_gaps", ["base_model", "quant_order", "quant"]),
-    "judge_agreement_quant": ("judge_agreement_quant", ["task_name", "quant_order", "quant"]),
-    "second_judge_agreement": ("second_judge_agreement", ["grouping", "second_judge_model", "task_name", "base_model", "quant"]),
-    "second_judge_confusion": ("second_judge_confusion", ["second_judge_model", "task_name", "primary_judge_label", "second_judge_label"]),
-    "second_judge_cell_rates": ("second_judge_cell_rates", ["second_judge_model", "base_model", "quant"]),
-    "second_judge_regime_stability": ("second_judge_regime_stability", ["second_judge_model", "base_model", "quant"]),
-    "claim_ledger": ("claim_ledger", ["claim_id"]),
-    "claim_values": ("claim_values", ["claim_id", "source_model", "row_key", "value_column"]),
-    "source_audit": ("source_audit", ["source_label"]),
-    "raw_reconciliation": ("raw_reconciliation", ["source_label"]),
-    "raw_exclusions_by_rule": ("raw_exclusions_by_rule", ["source_label", "load_status", "rule"]),
-    "quarantine": ("stg_raw__quarantine", ["source_label", "source_line", "reason"]),
-}
 SIGNIFICANT_DIGITS = 12
-PACKAGES = ["quant-safety-warehouse", "dbt-core", "dbt-duckdb", "duckdb", "pandas", "numpy", "scipy",
-            "statsmodels", "pingouin", "matplotlib", "great_expectations", "pyarrow"]
 
 
 @dataclass
@@ -120,85 +84,10 @@ def ordered_select(con, table: str, keys: list[str]) -> str:
     return f"select {', '.join(exprs)} from {_quote(table)} order by {order_sql}"
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_atomic_json(path: Path, payload: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-
-
-def package_versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_state() -> dict:
-    def git(*args):
-        try:
-            proc = subprocess.run(["git", "-C", str(PROJECT_DIR), *args], capture_output=True, text=True, timeout=20)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
-
-
-def dbt_vars_in_effect(cfg: Settings, overrides: dict | None = None) -> dict:
-    """The project's dbt vars (dbt_project.yml) with the build's overrides applied.
-
-    Overrides come from the caller (`qsafety build --export --var k=v`) or, for a
-    standalone export, from the last dbt invocation recorded in the warehouse's
-    build dir (run_results.json args.vars)."""
-    import yaml
-
-    with open(PROJECT_DIR / "dbt_project.yml", encoding="utf-8") as handle:
-        project = yaml.safe_load(handle)
-    values = dict(project.get("vars") or {})
-    values["raw_dir"] = str(cfg.raw_dir)
-    recorded = {}
-    results = cfg.work_dir / "dbt_target" / "run_results.json"
-    if overrides is None and results.exists():
-        try:
-            args = json.loads(results.read_text(encoding="utf-8")).get("args", {})
-            raw_vars = args.get("vars") or {}
-            recorded = json.loads(raw_vars) if isinstance(raw_vars, str) else dict(raw_vars)
-        except (ValueError, AttributeError):
-            recorded = {}
-    for key, value in {**recorded, **(overrides or {})}.items():
-        if key == "source_audit_file":
-            continue  # a path of the build work dir, not an analysis setting
-        values[key] = value
-    return values
-
-
-def input_inventory(con) -> list[dict]:
-    rows = con.execute("""
-        select a.source_label, a.role, a.record_kind, a.relative_path, a.actual_sha256, a.expected_sha256,
-               a.sha256_matches, a.actual_raw_lines, a.size_bytes, r.loaded_rows, r.excluded_rows,
-               r.quarantined_rows, r.balanced, a.release_wave, a.precedence
-        from source_audit as a
-        left join raw_reconciliation as r using (source_label)
-        order by a.source_label""").fetchall()
-    keys = ["label", "role", "record_kind", "relative_path", "sha256", "expected_sha256", "sha256_matches",
-            "raw_rows", "size_bytes", "loaded_rows", "excluded_rows", "quarantined_rows", "balanced",
-            "release_wave", "precedence"]
-    return [dict(zip(keys, (int(v) if isinstance(v, int) else v for v in row))) for row in rows]
 
 
 # What an export writes (besides <table>.csv / .parquet): never carried over from an older bundle
@@ -223,7 +112,7 @@ def bundle_stage(out: Path, owns=_owned_by_export):
     bundle is untouched. Stages left by killed exports are removed."""
     import shutil
 
-    from .atomic import replace_dir
+    from ..atomic import replace_dir
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -266,7 +155,7 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
            parquet: bool = True, quiet: bool = True, con=None, staged: bool = False) -> ExportResult:
     """Write the bundle tables, run_manifest.json and run_timings.json to out_dir (QSAFETY_OUT),
     as a new directory swapped in whole (bundle_stage). `con`: an open
-    `open_warehouse` connection to use (left open); else one is opened.
+    `open_bundle_connection` connection to use (left open); else one is opened.
     `staged`: out_dir is already a bundle_stage the caller swaps in."""
     cfg = cfg or settings()
     out = Path(out_dir or cfg.out_dir)
@@ -276,13 +165,12 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
         result.out_dir = out
         result.files = [out / path.name for path in result.files]
         return result
-    spark = cfg.target == "spark"
     result = ExportResult(out)
     start = time.monotonic()
     say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
     outputs = {}
-    # open_warehouse raises if there is no warehouse file, before anything is written
-    with (nullcontext(con) if con is not None else open_warehouse(cfg)) as con:
+    # open_bundle_connection raises if there is no warehouse, before anything is written
+    with (nullcontext(con) if con is not None else open_bundle_connection(cfg)) as con:
         out.mkdir(parents=True, exist_ok=True)
         con.execute("set threads = 1")
         con.execute("set preserve_insertion_order = true")
@@ -310,44 +198,21 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
             result.rows[name] = int(n)
             say(f"  {name}: {n} rows")
         inputs = input_inventory(con) if "source_audit" in present else []
-        fingerprint = None
-        if "build_fingerprint" in present:   # the build's input fingerprint (uptodate.py)
-            # fetchall: a fetchone() left on a streaming result blocks the next query on this
-            # connection (the report reads the same one)
-            rows = con.execute("select fingerprint, built_at_utc, components from build_fingerprint "
-                               "limit 1").fetchall()
-            if rows:
-                row = rows[0]
-                fingerprint = {"fingerprint": row[0], "built_at_utc": str(row[1]),
-                               "components": json.loads(row[2])}
+        fingerprint = recorded_fingerprint(con, present)
         summary_path = out / "agreement_summary.json"
         _write_atomic_json(summary_path, agreement_summary(con, present))
         result.files.append(summary_path)
         outputs["agreement_summary"] = {"file": summary_path.name, "json_sha256": sha256_file(summary_path)}
-    from .demo.fingerprint import is_demo_data
     result.timings["export_s"] = round(time.monotonic() - start, 3)
-    manifest = {
-        "bundle": "quant-safety analysis bundle (TR142 v3 Appendix E.1 layout)",
-        "data_note": ("The demo raw data is SYNTHETIC, calibrated to the published cell values; "
-                      "it is not the original evaluation samples.") if is_demo_data(inputs, cfg.raw_dir) else None,
-        "warehouse": str(cfg.db_path),
-        "raw_dir": str(cfg.raw_dir),
-        "manifest": str(cfg.manifest_path),
-        "inputs": inputs,
-        "build_fingerprint": fingerprint,
-        "outputs": outputs,
-        "missing_tables": result.missing,
-        "float_format": f"DOUBLE rounded to {SIGNIFICANT_DIGITS} significant digits",
-        "packages": package_versions(),
-        "dbt_vars": dbt_vars_in_effect(cfg, dbt_vars),
-        "git": git_state(),
-    }
+    manifest = run_manifest(cfg, inputs=inputs, fingerprint=fingerprint, outputs=outputs, missing=result.missing,
+                            float_format=f"DOUBLE rounded to {SIGNIFICANT_DIGITS} significant digits",
+                            dbt_vars=dbt_vars)
     _write_atomic_json(out / "run_manifest.json", manifest)
     _write_atomic_json(out / "run_timings.json", {
         "exported_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "timings_s": result.timings,
         "warehouse_mtime_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
-            (cfg.spark_dir / "warehouse" if spark else cfg.db_path).stat().st_mtime)),
+            engine_for(cfg).warehouse_mtime())),
     })
     result.files += [out / "run_manifest.json", out / "run_timings.json"]
     return result
@@ -402,129 +267,9 @@ def agreement_summary(con, present: set) -> dict:
                                          "second_judge_regime_stability", "second_judges": models}
 
 
-# read by the report (the quant levels in effect and their order), not exported
-REPORT_ONLY_TABLES = ("stg_registry__quant_levels",)
-
-
-def open_warehouse(cfg: Settings):
-    """A DuckDB connection to the built warehouse for the export and the report:
-    the warehouse file, read-only; on the Spark target an in-memory DuckDB
-    holding the bundle and report tables read from Spark (one Spark session for
-    both)."""
-    import duckdb
-
-    if cfg.target == "spark":
-        return _spark_tables_in_duckdb(cfg)
-    if not cfg.db_path.exists():
-        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
-    return duckdb.connect(str(cfg.db_path), read_only=True)
-
-
-def _spark_tables_in_duckdb(cfg: Settings):
-    """Spark target: the bundle tables read through the warehouse reader (Arrow,
-    types kept) into an in-memory DuckDB, so that the bundle is written by the
-    same code (ordering, float rounding, CSV/Parquet writer) as from a DuckDB
-    warehouse (and the report reads the same tables). Every bundle table is a
-    few thousand rows at most, except the quarantine (bounded by the bad lines
-    of the raw files)."""
-    import duckdb
-
-    from .warehouse_reader import open_reader
-
-    con = duckdb.connect()
-    with open_reader(cfg.target, cfg.db_path, cfg.spark_dir) as reader:
-        present = reader.tables()
-        for table in sorted(({t for t, _keys in TABLES.values()} | set(REPORT_ONLY_TABLES)) & present):
-            columns, rows = reader.typed_rows(f"select * from {table}")
-            con.execute(f"create table {_quote(table)} ("
-                        + ", ".join(f"{_quote(c)} {_SPARK_TO_DUCKDB.get(t, t)}" for c, t in columns) + ")")
-            if rows:
-                con.executemany(f"insert into {_quote(table)} values ({', '.join('?' for _ in columns)})", rows)
-    return con
-
-
-# Spark SQL simple type names -> DuckDB (decimal(p,s) and the rest pass through)
-_SPARK_TO_DUCKDB = {"string": "varchar", "int": "integer", "bigint": "bigint", "smallint": "smallint",
-                    "tinyint": "tinyint", "double": "double", "float": "float", "boolean": "boolean",
-                    "date": "date", "timestamp": "timestamp", "void": "varchar"}
-
-
-def is_demo_warehouse(con, raw_dir: Path | None = None) -> bool:
-    """Whether every input of the warehouse is a file of the synthetic demo data
-    (by sha256; quant_safety.demo.fingerprint)."""
-    from .demo.fingerprint import is_demo_data
-
-    return is_demo_data(input_inventory(con), raw_dir)
-
-
-DOCS_FILES = ["index.html", "static_index.html", "catalog.json", "manifest.json"]
-
-
-def export_dbt_docs(cfg: Settings | None = None, out_dir: Path | None = None, quiet: bool = True,
-                    built_in: Path | None = None, progress=None) -> Path:
-    """The dbt docs site in <bundle>/docs. `built_in`: a dbt target dir where
-    the build just generated it (`build(docs=True)`), copied as it is.
-    Otherwise `dbt docs generate --static` runs against the built warehouse:
-    on a scratch copy of the warehouse file (dbt opens its database
-    read-write), with its own target dir, so the real warehouse is never touched;
-    on the Spark target against the Spark catalog (dbt only reads it) with a
-    target dir of its own. `progress`: a quant_safety.progress.Progress to show
-    dbt's progress on (one stage line)."""
-    import shutil
-    import tempfile
-
-    from .dbt_runner import run_dbt as _run_dbt
-
-    def run_dbt(cfg, db, args, quiet=True, **kwargs):
-        if progress is None:
-            return _run_dbt(cfg, db, args, quiet=quiet, **kwargs)
-        with progress.stage("dbt docs generate") as stage:
-            return _run_dbt(cfg, db, args, on_line=stage.dbt_line, **kwargs)
-
-    cfg = cfg or settings()
-    docs_dir = Path(out_dir or cfg.out_dir) / "docs"
-    if built_in is None and cfg.target == "spark":
-        # dbt only reads the Spark catalog; its own target dir keeps the build's intact
-        run_dbt(cfg, cfg.db_path, ["docs", "generate", "--static"], quiet=quiet, target_dir="dbt_target_docs")
-        built_in = cfg.work_dir / "dbt_target_docs"
-    if built_in is not None and (built_in / "index.html").exists():
-        _copy_docs(built_in, docs_dir)
-        return docs_dir
-    if not cfg.db_path.exists():
-        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `qsafety build` first)")
-    with tempfile.TemporaryDirectory(prefix="qsafety_docs_") as tmp:
-        scratch_db = Path(tmp) / cfg.db_path.name
-        shutil.copy2(cfg.db_path, scratch_db)
-        # the scratch Settings keep raw dir and manifest; work_dir (dbt target, logs) lives in tmp
-        scratch = Settings(raw_dir=cfg.raw_dir, db_path=scratch_db, manifest_dir=cfg.manifest_dir,
-                           out_dir=cfg.out_dir, target=cfg.target)
-        scratch.work_dir.mkdir(parents=True, exist_ok=True)
-        audit = cfg.work_dir / "source_audit.csv"
-        if audit.exists():
-            shutil.copy2(audit, scratch.work_dir / "source_audit.csv")
-        # --static also writes static_index.html (manifest and catalog inlined: opens from file://)
-        run_dbt(scratch, scratch_db, ["docs", "generate", "--static"], quiet=quiet)
-        _copy_docs(scratch.work_dir / "dbt_target", docs_dir)
-    if not (docs_dir / "index.html").exists():
-        raise QSafetyError(f"{docs_dir}: dbt docs generate wrote no index.html")
-    return docs_dir
-
-
-def _copy_docs(src_dir: Path, docs_dir: Path) -> None:
-    """The docs site written to a new directory beside docs_dir, then swapped in whole."""
-    import shutil
-
-    from .atomic import replace_dir
-
-    docs_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = docs_dir.with_name(f".{docs_dir.name}.new-{os.getpid()}")
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
-    try:
-        for name in DOCS_FILES:
-            if (src_dir / name).exists():
-                shutil.copy2(src_dir / name, stage / name)
-        replace_dir(stage, docs_dir)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+def open_bundle_connection(cfg: Settings):
+    """A DuckDB connection to the built warehouse for the export and the report
+    (the engine's: the warehouse file read-only, or on Spark an in-memory
+    DuckDB holding the bundle and report tables, one Spark session for both)."""
+    relations = {relation for relation, _keys in TABLES.values()} | set(REPORT_ONLY_RELATIONS)
+    return engine_for(cfg).duckdb_connection(sorted(relations))
