@@ -12,7 +12,7 @@ RAW_DIR ?= $(or $(QSAFETY_RAW_DIR),data/raw)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -21,7 +21,7 @@ install: $(STAMP)
 # The optional Spark target (dbt-spark, pyspark; needs Java 17 to run). `make test`
 # then also runs the DuckDB-vs-Spark demo comparison; without it the Spark tests skip.
 install-spark: install
-	$(BIN)/pip install -q -e '.[spark]'
+	$(BIN)/pip install -q -e '.[dev,spark]'
 
 # QSAFETY_TARGET=spark make run: the same job on the Spark target (installs the spark extra)
 ENGINE_INSTALL := $(if $(filter spark,$(QSAFETY_TARGET)),install-spark,install)
