@@ -81,8 +81,9 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_var
     if limit is not None:
         big = next((a for a in audits if a.size_bytes > limit), None)
         if big:
-            raise InputError(f"{cfg.raw_dir / big.relative_path}: {big.size_bytes} bytes; the {cfg.target} target "
-                             f"reads a raw file whole and takes at most {limit} (split it, or build on duckdb)")
+            raise InputError(f"{cfg.raw_dir / big.relative_path}: {big.size_bytes} bytes; the "
+                             f"{engine_for(cfg).label} target reads a raw file whole and takes at most {limit} "
+                             f"(split it, or build on duckdb)")
     reused = sum(a.reused for a in audits)
     if reused:
         say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
@@ -231,7 +232,7 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         raise
     with progress.stage("[4/4] swap") as stage:
         if in_place:
-            stage.done(f"tables written in place under {engine.location()}, no file to swap")
+            stage.done(f"{engine.label} tables written in place under {engine.location()}, no file to swap")
         else:
             _drop_stale_wal(cfg)
             os.replace(building, cfg.db_path)
@@ -390,7 +391,7 @@ def build_summary(cfg, report, max_warnings: int = 5) -> list[str]:
     from .progress import summary_lines
 
     engine = engine_for(cfg)
-    rows = [("warehouse", engine.location() if engine.builds_in_place else str(report.db_path))]
+    rows = [("warehouse", f"{engine.location()} ({engine.label})" if engine.builds_in_place else str(report.db_path))]
     if report.dbt_results:
         failed = sum(n for c in report.dbt_results.values() for st, n in c.items() if st in ("fail", "error"))
         rows.append(("dbt", _dbt_counts_text(report.dbt_results) + (" - all passed" if not failed else "")))

@@ -8,7 +8,8 @@ from pathlib import Path
 class Engine:
     """One dbt target's engine, for one Settings (`cfg`)."""
 
-    name: str = ""
+    name: str = ""      # the dbt target
+    label: str = ""     # for people: "DuckDB", "Spark"
     # dbt writes the tables where they live (no file to copy, build into and swap)
     builds_in_place: bool = False
     # dbt runs the dbt Python models of models/stats on this engine
@@ -25,7 +26,7 @@ class Engine:
         raise NotImplementedError
 
     def location(self) -> str:
-        """Where the tables are, for people (the build summary)."""
+        """Where the tables are (a file, or the dir holding them), for people."""
         raise NotImplementedError
 
     def build_label(self, building: Path) -> str:

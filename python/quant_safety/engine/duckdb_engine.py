@@ -9,6 +9,7 @@ from .base import Engine
 
 class DuckDBEngine(Engine):
     name = "duckdb"
+    label = "DuckDB"
 
     def building_path(self) -> Path:
         return self.cfg.building_db_path

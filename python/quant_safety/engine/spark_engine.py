@@ -18,6 +18,7 @@ def _quote(name: str) -> str:
 
 class SparkEngine(Engine):
     name = "spark"
+    label = "Spark"
     builds_in_place = True
     # dbt-spark runs dbt Python models only on Databricks: quant_safety.stats_step computes them
     runs_python_models = False
@@ -28,7 +29,7 @@ class SparkEngine(Engine):
         return self.cfg.db_path
 
     def location(self) -> str:
-        return f"{self.cfg.spark_dir} (Spark)"
+        return str(self.cfg.spark_dir)
 
     def build_label(self, building: Path) -> str:
         return "the Spark target"
