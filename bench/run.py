@@ -48,7 +48,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -399,7 +398,7 @@ print(json.dumps({"cells": len(open(out_csv).read().splitlines()) - 1, "line_sta
 # --------------------------------------------------------------------------------------
 # (c) pandas: the straightforward pipeline
 # --------------------------------------------------------------------------------------
-PANDAS_SCRIPT = r'''
+PANDAS_SCRIPT = r"""
 import csv, json, os, sys, time
 try:
     import pandas as pd
@@ -451,7 +450,7 @@ try:
 except MemoryError:
     print("OOM: MemoryError", flush=True)
     os._exit(99)
-'''
+"""
 
 
 def cap_memory(limit_bytes: int):
@@ -936,7 +935,9 @@ def write_report(store: dict) -> str:
     for k in sorted(S):
         r = S[k]
         b, f, p, rb = r["build"], r["floor"], r.get("pandas"), r.get("rebuild")
-        pandas_cell = "-" if not p else (fmt_s(p["wall_s"]) if p["status"] == "ok" else f"{p['status']} @ {fmt_s(p['wall_s'])}")
+        pandas_cell = (
+            "-" if not p else (fmt_s(p["wall_s"]) if p["status"] == "ok" else f"{p['status']} @ {fmt_s(p['wall_s'])}")
+        )
         ratio_bp = "-" if not p else (f"{b['wall_s'] / p['wall_s']:.1f}" if p["status"] == "ok"
                                       else f"≤{b['wall_s'] / p['wall_s']:.1f} ({p['status'].split(' ')[0]})")
         ig, un = r.get("integrity"), r.get("unchanged")
@@ -947,13 +948,17 @@ def write_report(store: dict) -> str:
             f"{unchanged} | {fmt_s(rb['wall_s']) if rb else '-'} | "
             f"{(b['wall_s'] / ig['wall_s']) if ig else float('nan'):.1f} | {ratio_bp} | "
             f"{(rb['wall_s'] / b['wall_s']) if rb else float('nan'):.2f} | "
-            f"{b['load_before'][0]}→{b['load_after'][0]} | {spark_cells(SP.get(k))} |")
+            f"{b['load_before'][0]}→{b['load_after'][0]} | {spark_cells(SP.get(k))} |"
+        )
     lines += [""]
     if "makerun" in store:
         mr = store["makerun"]
-        lines += [f"`make run` at ×1 without install (demo generation + first `qsafety build --export` with a cold dbt target dir): "
-                  f"**{mr['wall_s']:.1f} s** wall, {mr['cpu_s']:.1f} s CPU, build timings {mr.get('timings')}, "
-                  f"load {mr['load_before'][0]}→{mr['load_after'][0]} ({mr.get('when', '')}).", ""]
+        lines += [
+            f"`make run` at ×1 without install (demo generation + first `qsafety build --export` with a cold dbt target dir): "
+            f"**{mr['wall_s']:.1f} s** wall, {mr['cpu_s']:.1f} s CPU, build timings {mr.get('timings')}, "
+            f"load {mr['load_before'][0]}→{mr['load_after'][0]} ({mr.get('when', '')}).",
+            "",
+        ]
     lines += spark_section(S, SP, store.get("spark_notes", []))
     lines += ["## Targets", "", "| target | value | met |", "|---|---|---|"]
     lines += targets(S, store.get("makerun"))
@@ -962,33 +967,45 @@ def write_report(store: dict) -> str:
     for k in sorted(S):
         r = S[k]
         b = r["build"]
-        lines += [f"### ×{k} ({r['when']})", "",
-                  f"- data: {r['data']}; warehouse file {r.get('warehouse_mb')} MB",
-                  f"- full build runs: " + "; ".join(
-                      f"{x['wall_s']} s wall / {x['cpu_s']} s CPU / {x['peak_rss_mb']:.0f} MB (load {x['load_before'][0]}→{x['load_after'][0]})"
-                      for x in r["build_runs"]),
-                  f"- build phases: {b.get('timings')}",
-                  f"- dbt: {b.get('dbt', {}).get('by_type')} (execution time summed over nodes, 2 dbt threads)",
-                  "- slowest dbt nodes: " + ", ".join(f"{n} {t}s" for n, t in b.get("dbt", {}).get("top_nodes", [])[:10]),
-                  f"- floor runs: " + "; ".join(f"{x['wall_s']} s / {x['peak_rss_mb']:.0f} MB" for x in r["floor_runs"])
-                  + f"; floor vs matrix check: {r.get('floor_check')}"]
+        lines += [
+            f"### ×{k} ({r['when']})",
+            "",
+            f"- data: {r['data']}; warehouse file {r.get('warehouse_mb')} MB",
+            "- full build runs: "
+            + "; ".join(
+                f"{x['wall_s']} s wall / {x['cpu_s']} s CPU / {x['peak_rss_mb']:.0f} MB (load {x['load_before'][0]}→{x['load_after'][0]})"
+                for x in r["build_runs"]
+            ),
+            f"- build phases: {b.get('timings')}",
+            f"- dbt: {b.get('dbt', {}).get('by_type')} (execution time summed over nodes, 2 dbt threads)",
+            "- slowest dbt nodes: " + ", ".join(f"{n} {t}s" for n, t in b.get("dbt", {}).get("top_nodes", [])[:10]),
+            "- floor runs: "
+            + "; ".join(f"{x['wall_s']} s / {x['peak_rss_mb']:.0f} MB" for x in r["floor_runs"])
+            + f"; floor vs matrix check: {r.get('floor_check')}",
+        ]
         if r.get("integrity_runs"):
             lines.append("- integrity floor runs: " + "; ".join(
                 f"{x['wall_s']} s / {x['cpu_s']} s CPU / {x['peak_rss_mb']:.0f} MB {x.get('detail')}"
                 for x in r["integrity_runs"]) + f"; integrity floor vs matrix check: {r.get('integrity_check')}")
         if r.get("unchanged"):
             u = r["unchanged"]
-            lines.append(f"- unchanged rebuild: {u['wall_s']} s wall, {u['cpu_s']} s CPU, "
-                         f"{'up to date (dbt not started)' if u.get('skipped') else 'rebuilt'}, phases {u.get('timings')}")
+            lines.append(
+                f"- unchanged rebuild: {u['wall_s']} s wall, {u['cpu_s']} s CPU, "
+                f"{'up to date (dbt not started)' if u.get('skipped') else 'rebuilt'}, phases {u.get('timings')}"
+            )
         if r.get("pandas"):
             p = r["pandas"]
-            lines.append(f"- pandas: {p['status']}, {p['wall_s']} s wall, {p['cpu_s']} s CPU, peak {p['peak_rss_mb']:.0f} MB "
-                         f"(RLIMIT_AS {p['memory_cap_gb']} GB, timeout {p['timeout_s']} s)")
+            lines.append(
+                f"- pandas: {p['status']}, {p['wall_s']} s wall, {p['cpu_s']} s CPU, peak {p['peak_rss_mb']:.0f} MB "
+                f"(RLIMIT_AS {p['memory_cap_gb']} GB, timeout {p['timeout_s']} s)"
+            )
         if r.get("rebuild"):
             rb = r["rebuild"]
-            lines.append(f"- rebuild after {rb['new_files']} new files ({rb['new_rows']:,} rows, one new cell phi-2 AWQ): "
-                         f"{rb['wall_s']} s wall, {rb['cpu_s']} s CPU, {rb['peak_rss_mb']:.0f} MB, phases {rb.get('timings')}; "
-                         "slowest nodes: " + ", ".join(f"{n} {t}s" for n, t in rb.get("dbt", {}).get("top_nodes", [])[:6]))
+            lines.append(
+                f"- rebuild after {rb['new_files']} new files ({rb['new_rows']:,} rows, one new cell phi-2 AWQ): "
+                f"{rb['wall_s']} s wall, {rb['cpu_s']} s CPU, {rb['peak_rss_mb']:.0f} MB, phases {rb.get('timings')}; "
+                "slowest nodes: " + ", ".join(f"{n} {t}s" for n, t in rb.get("dbt", {}).get("top_nodes", [])[:6])
+            )
         if r.get("lock"):
             lines.append(f"- lock (setup): {r['lock']['wall_s']} s wall, {r['lock']['peak_rss_mb']:.0f} MB")
         if r.get("generate"):
@@ -1023,8 +1040,10 @@ def spark_section(S: dict, SP: dict, notes: list[str]) -> list[str]:
            + f" ({', '.join(f'{p} {v}' for p, v in (SP[min(SP)].get('versions') or {}).items())}).", "",
            "| scale | mode | wall s | CPU s | peak RSS MB | DuckDB build s | Spark / DuckDB | phases | load 1m |",
            "|---|---|---|---|---|---|---|---|---|"]
-    labels = {"cli": "`qsafety build` (all dbt tests, stats step, claim_ledger, gate + Data Docs; 4 JVM starts; no export)",
-              "pipeline": "one JVM, no dbt tests on Spark, no Data Docs, C1 JIT, + export (the CI test's path)"}
+    labels = {
+        "cli": "`qsafety build` (all dbt tests, stats step, claim_ledger, gate + Data Docs; 4 JVM starts; no export)",
+        "pipeline": "one JVM, no dbt tests on Spark, no Data Docs, C1 JIT, + export (the CI test's path)",
+    }
     for k in sorted(SP):
         for mode, m in SP[k].get("modes", {}).items():
             duck = S.get(k, {}).get("build", {}).get("wall_s")

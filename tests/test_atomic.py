@@ -52,7 +52,7 @@ def test_reader_keeps_working_during_rebuild(warehouse, tmp_path):
     assert not cfg.building_db_path.exists()
     # determinism: the rebuilt warehouse (a second full build from the same inputs)
     # exports byte-identical CSV files
-    from quant_safety.export import export
+    from quant_safety.bundle.export import export
     export(warehouse, out_dir=tmp_path / "bundle_first", parquet=False)
     export(cfg, out_dir=tmp_path / "bundle_second", parquet=False)
     csvs = sorted(p.name for p in (tmp_path / "bundle_first").glob("*.csv"))

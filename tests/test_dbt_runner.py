@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from quant_safety.config import PROJECT_DIR
-from quant_safety.dbt_runner import _drop_foreign_partial_parse
+from quant_safety.engine.dbt_runner import _drop_foreign_partial_parse
 
 
 def test_partial_parse_of_another_checkout_is_dropped(tmp_path):

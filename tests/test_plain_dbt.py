@@ -36,7 +36,12 @@ ROUNDED = ({p.stem for p in (PROJECT_DIR / "models" / "stats").glob("*.py")}
 def _fresh_copy(dest: Path) -> Path:
     """The project's files as a fresh checkout has them (git's list: no data/, target/ or venv)."""
     try:
-        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=PROJECT_DIR, check=True, capture_output=True).stdout
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=PROJECT_DIR,
+            check=True,
+            capture_output=True,
+        ).stdout
         files = [f for f in listed.decode().split("\0") if f]
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout: no committed file list to copy")

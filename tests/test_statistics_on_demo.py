@@ -40,7 +40,9 @@ def test_table5b_coherence(query):
 def test_table16_dropping_q2k_flips_the_pooled_sign(query):
     loo = query("""select dropped, n, pearson_r, pearson_sign_flips from leave_one_quant_out
                    where scope = 'through_wave_1' and safety_metric = 'safety_refusal_rate'""").set_index("dropped")
-    assert loo.loc["Q2_K", "pearson_r"] == pytest.approx(-0.195, abs=0.005) and bool(loo.loc["Q2_K", "pearson_sign_flips"])
+    assert loo.loc["Q2_K", "pearson_r"] == pytest.approx(-0.195, abs=0.005) and bool(
+        loo.loc["Q2_K", "pearson_sign_flips"]
+    )
     assert loo.loc["AWQ", "pearson_r"] == pytest.approx(0.257, abs=0.005) and loo.loc["AWQ", "n"] == 38
     assert loo.loc["GPTQ", "pearson_r"] == pytest.approx(0.309, abs=0.005) and loo.loc["GPTQ", "n"] == 37
 
@@ -55,7 +57,9 @@ def test_table13_bpw_regressions(query):
 
 def test_phase6_style_correlations_on_45_cells(query):
     style = query("""select style_metric, n, pearson_r from phase6_style_correlations
-                     where scope = 'all_cells' and refusal_measure = 'advbench_refusal_rate_delta'""").set_index("style_metric")
+                     where scope = 'all_cells' and refusal_measure = 'advbench_refusal_rate_delta'""").set_index(
+        "style_metric"
+    )
     assert style.loc["dominant_prefix_share_delta", "pearson_r"] == pytest.approx(0.562, abs=0.01)
     assert style.loc["unique_prefix_rate_delta", "pearson_r"] == pytest.approx(-0.780, abs=0.01)
     assert style.loc["mean_tokens_refusal_delta", "pearson_r"] == pytest.approx(-0.656, abs=0.01)

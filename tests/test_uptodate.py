@@ -8,7 +8,6 @@ warehouse is never written, and only the `--force` case starts dbt (killed as
 soon as dbt has written its first log line)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal

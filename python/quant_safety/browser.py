@@ -94,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     from .config import settings
 
     cfg = settings()
-    parser = argparse.ArgumentParser(prog="python -m quant_safety.browser",
-                                     description="screenshots of the report, dbt docs and Data Docs (headless Chromium)")
+    parser = argparse.ArgumentParser(
+        prog="python -m quant_safety.browser",
+        description="screenshots of the report, dbt docs and Data Docs (headless Chromium)",
+    )
     parser.add_argument("--bundle", type=Path, default=cfg.out_dir, help="bundle dir (default: %(default)s)")
     parser.add_argument("--data-docs", type=Path, default=cfg.data_docs_dir, help="Data Docs (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("docs/img"), help="output dir (default: %(default)s)")

@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import manifest, uptodate, validate
-from .demo import fingerprint as demo_fingerprint
 from .buildlock import remove_leftovers, warehouse_lock
 from .config import DEMO_LOCK_DIR, Settings, lock_dir_beside, settings
-from .dbt_runner import run_dbt
+from .demo import fingerprint as demo_fingerprint
+from .engine import engine_for
+from .engine.dbt_runner import run_dbt
 from .errors import BuildError, InputError
-from .gate import GateResult, publish_data_docs, run_gate, import_libraries as import_gate_libraries
+from .gate import GateResult, publish_data_docs, run_gate
+from .gate import import_libraries as import_gate_libraries
 from .lockdir import ensure_additions
 from .progress import Progress
 from .stats_step import run_stats_step_subprocess
-from .warehouse_reader import open_reader
 
 
 def _import_gate_libraries() -> None:
@@ -61,10 +62,6 @@ class BuildReport:
     gate_history: int = 0                             # runs in this warehouse's validation history
 
 
-# Spark reads a raw file whole into one BINARY value (binaryFile), at most 2 GiB - 1
-SPARK_MAX_FILE_BYTES = 2**31 - 1
-
-
 def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_vars: dict | None = None,
               trusted_roots: tuple = (), audits_out: list | None = None) -> list[dict]:
     """Validate the lockfile, hash, count and chunk every manifest file; raise
@@ -80,11 +77,13 @@ def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_var
     rows, audits = manifest.audit_lockfile(cfg.raw_dir, cfg.manifest_path, max_line_bytes=max_line,
                                            stat_cache=cfg.work_dir / "file_hashes.json", rehash=rehash,
                                            trusted_roots=trusted_roots)
-    if cfg.target == "spark":
-        big = next((a for a in audits if a.size_bytes > SPARK_MAX_FILE_BYTES), None)
+    limit = engine_for(cfg).max_raw_file_bytes   # Spark reads a raw file whole into one BINARY value
+    if limit is not None:
+        big = next((a for a in audits if a.size_bytes > limit), None)
         if big:
-            raise InputError(f"{cfg.raw_dir / big.relative_path}: {big.size_bytes} bytes; the Spark target reads a "
-                             f"raw file whole and takes at most {SPARK_MAX_FILE_BYTES} (split it, or build on duckdb)")
+            raise InputError(f"{cfg.raw_dir / big.relative_path}: {big.size_bytes} bytes; the "
+                             f"{engine_for(cfg).label} target reads a raw file whole and takes at most {limit} "
+                             f"(split it, or build on duckdb)")
     reused = sum(a.reused for a in audits)
     if reused:
         say(f"  {reused} of {len(audits)} files unchanged since they were last hashed (same inode, size, "
@@ -114,7 +113,7 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
     the CLI always runs it. `docs=True` also writes the
     dbt docs site into the build's dbt target dir, from the project just parsed
     and compiled (`--no-compile`: no second parse or compile, the catalog read
-    from the new warehouse); `export_dbt_docs` copies it from there.
+    from the new warehouse); `Engine.generate_docs` copies it from there.
     `progress`: where stage lines go (quant_safety.progress); by default a
     Progress of its own (silent with `quiet`) logging dbt's output to
     `<build dir>/dbt_logs/build_output.log`.
@@ -156,12 +155,13 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         stage.done(f"{len(rows)} files match the lockfile")
     timings["preflight_s"] = time.monotonic() - start
 
-    spark = cfg.target == "spark"
+    engine = engine_for(cfg)
     # Spark: dbt writes the tables in place (warehouse dir + metastore under
     # cfg.spark_dir); there is no file to copy and swap.
-    building = cfg.db_path if spark else cfg.building_db_path
+    in_place = engine.builds_in_place
+    building = engine.building_path()
     cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
-    if cfg.db_path.exists() and not full_refresh and not spark:
+    if cfg.db_path.exists() and not full_refresh and not in_place:
         _copy_warehouse(cfg, building)
     if gate:
         threading.Thread(target=_import_gate_libraries, name="import-gate", daemon=True).start()
@@ -173,19 +173,19 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
             # the audit models always: staging reads this run's audit, never a previous build's
             args += ["--select", select, "audit_source_files", "audit_source_chunks",
                      "--indirect-selection", "cautious"]
-        if spark:
+        if not engine.runs_python_models:
             # dbt-spark runs no dbt Python models off Databricks: the statistics
             # tables come from a Python step between two dbt runs, and the
             # models that read them (tag reads_statistics: claim_values,
             # claim_ledger) are built after it.
             args += ["--exclude", "tag:reads_statistics+"]
-        with progress.stage(f"[2/4] dbt build into {'the Spark target' if spark else building.name}") as stage:
+        with progress.stage(f"[2/4] dbt build into {engine.build_label(building)}") as stage:
             stage.update("dbt: starting")
             run_dbt(cfg, building, args, dbt_vars=dbt_vars, on_line=stage.dbt_line)
             dbt_results = dbt_result_counts(cfg.work_dir / "dbt_target" / "run_results.json")
             stage.done(_dbt_counts_text(dbt_results))
         timings["dbt_build_s"] = time.monotonic() - t0
-        if spark and _selects_claim_ledger(cfg, building, select, dbt_vars):
+        if not engine.runs_python_models and _selects_claim_ledger(cfg, building, select, dbt_vars):
             t0 = time.monotonic()
             with progress.stage("[2b/4] statistics step (quant_safety.stats on the Spark matrix)") as stage:
                 rows = run_stats_step_subprocess(cfg.target, building, cfg.spark_dir)
@@ -219,20 +219,20 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
             timings["gate_s"] = time.monotonic() - t0
         else:
             gate_result = GateResult(success=True)
-        claims, regimes = ({}, {}) if spark else _ledger_counts(building)
-        if not spark:
+        claims, regimes = ({}, {}) if in_place else _ledger_counts(building)
+        if not in_place:
             # only a full build with the gate is a build of its whole input
             _record_fingerprint(building, fingerprint if (select is None and gate) else None)
     except BaseException as exc:
-        if not spark:
+        if not in_place:
             building.unlink(missing_ok=True)
         if isinstance(exc, SystemExit):   # a library exiting mid-build must not look like success
             raise BuildError(f"the build stopped: sys.exit({exc.code!r}) was called during it (the previous "
                              f"warehouse is kept); rerun with QSAFETY_DEBUG=1 to see where") from exc
         raise
     with progress.stage("[4/4] swap") as stage:
-        if spark:
-            stage.done(f"Spark tables written in place under {cfg.spark_dir}, no file to swap")
+        if in_place:
+            stage.done(f"{engine.label} tables written in place under {engine.location()}, no file to swap")
         else:
             _drop_stale_wal(cfg)
             os.replace(building, cfg.db_path)
@@ -240,7 +240,9 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
                 uptodate.write_sidecar(cfg.db_path, fingerprint)
             else:
                 uptodate.drop_sidecar(cfg.db_path)
-            stage.done(f"{cfg.db_path.name} replaced atomically" + (", Data Docs with it" if gate_result.site_dir else ""))
+            stage.done(
+                f"{cfg.db_path.name} replaced atomically" + (", Data Docs with it" if gate_result.site_dir else "")
+            )
         publish_data_docs(gate_result, cfg.data_docs_dir)
     timings["total_s"] = time.monotonic() - start
     return BuildReport(cfg.db_path, gate_result.data_docs_index, timings, gate_result.warnings,
@@ -380,6 +382,45 @@ def _selects_claim_ledger(cfg: Settings, db_file: Path, select: str | None, dbt_
     return any(line.strip() == "claim_ledger" for line in lines)
 
 
+_CLAIM_STATUS = {"differs": "differ", "not_computable": "not computable", "by_construction": "by construction",
+                 "reproduced": "reproduced (data could disagree)"}
+
+
+def build_summary(cfg, report, max_warnings: int = 5) -> list[str]:
+    """The lines `qsafety build` ends with: what was built, what passed, where to look."""
+    from .progress import summary_lines
+
+    engine = engine_for(cfg)
+    rows = [("warehouse", f"{engine.location()} ({engine.label})" if engine.builds_in_place else str(report.db_path))]
+    if report.dbt_results:
+        failed = sum(n for c in report.dbt_results.values() for st, n in c.items() if st in ("fail", "error"))
+        rows.append(("dbt", _dbt_counts_text(report.dbt_results) + (" - all passed" if not failed else "")))
+    if report.suites_run:
+        passed = report.expectations_run - len(report.gate_warnings)
+        rows.append(("gate", f"{passed} of {report.expectations_run} expectations passed in {report.suites_run} "
+                             f"suites, {len(report.gate_warnings)} warning(s) (non-blocking)"))
+        if report.gate_run:
+            rows.append(("gx run", f"{report.gate_run} ({report.gate_history} runs in this warehouse's "
+                                   f"validation history)"))
+    if report.claims:
+        rows.append(("claims", f"{sum(report.claims.values())} claims of the report: "
+                               + ", ".join(f"{n} {_CLAIM_STATUS.get(status, status)}"
+                                           for status, n in report.claims.items())))
+    if report.regimes:
+        rows.append(("cells", f"{sum(report.regimes.values())} (model x quant): "
+                              + ", ".join(f"{n} {regime}" for regime, n in report.regimes.items())))
+    for warning in report.gate_warnings[:max_warnings]:
+        rows.append(("warning", warning if len(warning) <= 150 else warning[:147] + "..."))
+    if len(report.gate_warnings) > max_warnings:
+        rows.append(("warning", f"... and {len(report.gate_warnings) - max_warnings} more (see the Data Docs)"))
+    if report.data_docs_index:
+        rows.append(("data docs", f"{report.data_docs_index} (opens from disk)"))
+    if report.log_path:
+        rows.append(("dbt log", f"{report.log_path} (-v prints it as it runs)"))
+    rows.append(("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())))   # bench/run.py reads it
+    return [f"built in {report.timings.get('total_s', 0):.1f}s"] + summary_lines(rows)
+
+
 def lock(cfg: Settings | None = None, quiet: bool = False, new_wave: bool = False,
          progress: Progress | None = None, wait: bool = False) -> list[str]:
     """Refresh the source manifest for the files in the raw dir, like a lockfile, in the
@@ -431,7 +472,7 @@ def _lock(cfg: Settings, new_wave: bool, progress: Progress) -> list[str]:
         with progress.stage("[2/2] staging build in a scratch file (loaded rows per file)") as stage:
             run_dbt(cfg, scratch, ["build", "--select", "+raw_reconciliation", "--exclude", "test_type:data",
                                    "test_type:unit"], target_dir="dbt_target_lock", on_line=stage.dbt_line)
-            with open_reader(cfg.target, scratch, cfg.spark_dir) as con:
+            with engine_for(cfg).reader(scratch) as con:
                 loaded = dict(con.rows("select source_label, loaded_rows from raw_reconciliation"))
     finally:
         for path in (scratch, _wal(scratch)):

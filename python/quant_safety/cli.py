@@ -116,7 +116,7 @@ def cmd_build(args) -> int:
 
 
 def _build_and_export(cfg, args, dbt_vars: dict, with_docs: bool) -> int:
-    from .build import build, built_docs_dir
+    from .build import build, build_summary, built_docs_dir
 
     with _warehouse_lock(cfg, "qsafety build", args), _progress(args, "build_output.log") as progress:
         report = build(cfg, dbt_vars=dbt_vars, full_refresh=args.full_refresh, docs=with_docs,
@@ -130,71 +130,34 @@ def _build_and_export(cfg, args, dbt_vars: dict, with_docs: bool) -> int:
     return 0
 
 
-_CLAIM_STATUS = {"differs": "differ", "not_computable": "not computable", "by_construction": "by construction",
-                 "reproduced": "reproduced (data could disagree)"}
-
-
-def build_summary(cfg, report, max_warnings: int = 5) -> list[str]:
-    """The lines `qsafety build` ends with: what was built, what passed, where to look."""
-    from .build import _dbt_counts_text
-    from .progress import summary_lines
-
-    where = f"{cfg.spark_dir} (Spark)" if cfg.target == "spark" else str(report.db_path)
-    rows = [("warehouse", where)]
-    if report.dbt_results:
-        failed = sum(n for c in report.dbt_results.values() for st, n in c.items() if st in ("fail", "error"))
-        rows.append(("dbt", _dbt_counts_text(report.dbt_results) + (" - all passed" if not failed else "")))
-    if report.suites_run:
-        passed = report.expectations_run - len(report.gate_warnings)
-        rows.append(("gate", f"{passed} of {report.expectations_run} expectations passed in {report.suites_run} "
-                             f"suites, {len(report.gate_warnings)} warning(s) (non-blocking)"))
-        if report.gate_run:
-            rows.append(("gx run", f"{report.gate_run} ({report.gate_history} runs in this warehouse's "
-                                   f"validation history)"))
-    if report.claims:
-        rows.append(("claims", f"{sum(report.claims.values())} claims of the report: "
-                               + ", ".join(f"{n} {_CLAIM_STATUS.get(status, status)}"
-                                           for status, n in report.claims.items())))
-    if report.regimes:
-        rows.append(("cells", f"{sum(report.regimes.values())} (model x quant): "
-                              + ", ".join(f"{n} {regime}" for regime, n in report.regimes.items())))
-    for warning in report.gate_warnings[:max_warnings]:
-        rows.append(("warning", warning if len(warning) <= 150 else warning[:147] + "..."))
-    if len(report.gate_warnings) > max_warnings:
-        rows.append(("warning", f"... and {len(report.gate_warnings) - max_warnings} more (see the Data Docs)"))
-    if report.data_docs_index:
-        rows.append(("data docs", f"{report.data_docs_index} (opens from disk)"))
-    if report.log_path:
-        rows.append(("dbt log", f"{report.log_path} (-v prints it as it runs)"))
-    rows.append(("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())))   # bench/run.py reads it
-    return [f"built in {report.timings.get('total_s', 0):.1f}s"] + summary_lines(rows)
-
-
 def _write_bundle(cfg, dbt_vars: dict | None, docs: bool = True, out: str | None = None,
                   docs_built_in: Path | None = None, progress=None) -> int:
-    from .export import bundle_stage, export, export_dbt_docs, open_warehouse
-    from .report import build_report
+    from .bundle.export import bundle_stage, export, open_bundle_connection
+    from .bundle.report import build_report
+    from .engine import engine_for
 
     start = time.monotonic()
     final = Path(out) if out else cfg.out_dir
     # the whole bundle (tables, report, docs) is written to a new directory and swapped in at once
-    with open_warehouse(cfg) as con, bundle_stage(final) as stage:   # Spark: the tables are read once
+    with open_bundle_connection(cfg) as con, bundle_stage(final) as stage:   # Spark: the tables are read once
         result = export(cfg, out_dir=stage, dbt_vars=dbt_vars, con=con, staged=True)
         rep = build_report(cfg, out_dir=stage, dbt_vars=dbt_vars, con=con)
         if docs:
-            export_dbt_docs(cfg, out_dir=stage, built_in=docs_built_in, progress=progress)
+            engine_for(cfg).generate_docs(stage / "docs", built_in=docs_built_in, progress=progress)
     print(f"bundle:     {final} ({len(result.rows)} tables as CSV + Parquet, run_manifest.json)")
     if result.missing:
         print(f"  note: tables not in the warehouse, not exported: {', '.join(result.missing)}")
     print(f"report:     {final / rep.html.name}")
     if docs:
-        print(f"dbt docs:   {final / 'docs' / 'static_index.html'} (opens from disk; index.html needs `dbt docs serve`)")
+        print(
+            f"dbt docs:   {final / 'docs' / 'static_index.html'} (opens from disk; index.html needs `dbt docs serve`)"
+        )
     print(f"bundle written in {time.monotonic() - start:.1f}s")
     return 0
 
 
 def cmd_export(args) -> int:
-    from .export import export
+    from .bundle.export import export
 
     result = export(settings(), out_dir=Path(args.out) if args.out else None, parquet=not args.no_parquet)
     print(f"wrote {len(result.files)} files to {result.out_dir}")
@@ -204,8 +167,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .export import bundle_stage
-    from .report import build_report
+    from .bundle.export import bundle_stage
+    from .bundle.report import build_report
 
     cfg = settings()
     final = Path(args.out) if args.out else cfg.out_dir
@@ -216,10 +179,11 @@ def cmd_report(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from .export import export_dbt_docs
+    from .engine import engine_for
 
+    cfg = settings()
     with _progress(args, "docs_output.log") as progress:
-        docs = export_dbt_docs(settings(), out_dir=Path(args.out) if args.out else None, progress=progress)
+        docs = engine_for(cfg).generate_docs(Path(args.out or cfg.out_dir) / "docs", progress=progress)
     print(f"dbt docs: {docs / 'static_index.html'} (opens from disk; index.html needs `dbt docs serve`)")
     return 0
 
@@ -238,14 +202,13 @@ def cmd_screen(args) -> int:
 
 def cmd_query(args) -> int:
     from . import query_output
-    from .warehouse_reader import query_read_only
+    from .engine import engine_for
 
-    cfg = settings()
+    engine = engine_for(settings())
     sql = query_output.read_sql(args.sql, args.file)
-    if cfg.target != "spark" and not cfg.db_path.exists():
-        raise QSafetyError(f"{cfg.db_path}: warehouse not found (run `make run` first)")
-    try:   # read-only: external access off, configuration locked, one SELECT (warehouse_reader)
-        table = query_read_only(cfg.target, cfg.db_path, sql, cfg.spark_dir)
+    engine.require_warehouse("run `make run` first")
+    try:   # read-only: external access off, configuration locked, one SELECT (engine/query.py)
+        table = engine.query_read_only(sql)
     except QSafetyError:
         raise
     except Exception as exc:  # noqa: BLE001 - the database's message, DuckDB's hints kept
@@ -287,7 +250,7 @@ relative paths are taken from the current directory."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .dbt_runner import SINGLE_THREAD_BLAS
+    from .engine.dbt_runner import SINGLE_THREAD_BLAS
 
     for name, value in SINGLE_THREAD_BLAS.items():   # children (dbt, the Spark stats step) inherit it
         os.environ.setdefault(name, value)
@@ -316,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     p = command("demo", "write the synthetic demo raw data (calibrated to the published cell values)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: $QSAFETY_RAW_DIR, else data/raw)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default: %(default)s, the committed lockfile's)")
-    p.add_argument("--scale", type=int, default=1, help="copies of the demo's cells, for benchmarks (default: %(default)s)")
+    p.add_argument(
+        "--scale", type=int, default=1, help="copies of the demo's cells, for benchmarks (default: %(default)s)"
+    )
     p.set_defaults(func=cmd_demo)
     p = command("lock", "refresh the source manifest (lockfile) for the raw directory", [on_target, verbosity, waits])
     p.add_argument("--new-wave", action="store_true",

@@ -171,7 +171,7 @@ def source_files(record_kind: str) -> list:
 
 def _types():
     try:
-        from duckdb.sqltypes import BIGINT, BLOB, BOOLEAN, VARCHAR   # duckdb >= 1.4 names
+        from duckdb.sqltypes import BIGINT, BLOB, BOOLEAN, VARCHAR  # duckdb >= 1.4 names
     except ImportError:  # pragma: no cover - older duckdb
         from duckdb.typing import BIGINT, BLOB, BOOLEAN, VARCHAR
     return VARCHAR, BIGINT, BLOB, BOOLEAN

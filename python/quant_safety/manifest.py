@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import json
 import os
 import stat
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from . import validate
 from .errors import InputError
+from .hashing import new_digest
 from .layout import DEFAULT_SOURCES, ROLE_OF_KIND
 
 MANIFEST_COLUMNS = [
@@ -102,7 +102,7 @@ class _Chunker:
 
     def _lines(self, data, start: int, count: int) -> None:
         if self.cur is None:
-            self.cur = [start, hashlib.sha256(), 0, self.line_no, 0]
+            self.cur = [start, new_digest(), 0, self.line_no, 0]
         self.cur[1].update(data)
         self.cur[2] += len(data)
         self.cur[4] += count
@@ -118,7 +118,7 @@ class _Chunker:
 
     def _start_long(self) -> None:
         self._close()
-        self.long = [self.pending_start, hashlib.sha256(bytes(self.pending)), len(self.pending), self.line_no]
+        self.long = [self.pending_start, new_digest(bytes(self.pending)), len(self.pending), self.line_no]
         self.pending = bytearray()
 
     def _close_long(self, terminated: bool) -> None:
@@ -206,7 +206,7 @@ def audit_file(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     Also checks the bytes are UTF-8 (the contract's encoding): a file that is
     not raises InputError naming the file and the line.
     """
-    digest = hashlib.sha256()
+    digest = new_digest()
     decoder = codecs.getincrementaldecoder("utf-8")()
     target = chunk_bytes or load_chunk_bytes()
     chunker = _Chunker(target, max_line_bytes)

@@ -28,7 +28,7 @@ _TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d(\.\d+)?\s+")
 class Stage:
     """A running stage: `update(text)` changes what its live line says."""
 
-    def __init__(self, progress: "Progress", label: str):
+    def __init__(self, progress: Progress, label: str):
         self.progress = progress
         self.label = label
         self.start = time.monotonic()
@@ -58,7 +58,7 @@ class Stage:
             self.progress.print(f"    {text}")
         match = _NODE.search(text)
         if match:
-            k, n, state, rest = int(match.group(1)), int(match.group(2)), match.group(3), match.group(4)
+            n, state, rest = int(match.group(2)), match.group(3), match.group(4)
             self.node_total = n
             if state != "START":
                 self.nodes_done += 1

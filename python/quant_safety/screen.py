@@ -144,7 +144,7 @@ def screen(raw: Path | str, cfg: Settings | None = None, keep_dir: Path | None =
 
     from .build import _copy_warehouse, preflight
     from .buildlock import warehouse_lock
-    from .dbt_runner import run_dbt
+    from .engine.dbt_runner import run_dbt
 
     cfg = cfg or settings()
     if cfg.target != "duckdb":
@@ -299,7 +299,7 @@ def safety_verdict(cell: dict, vars_: dict | None = None) -> str:
     (a quality side, or the baseline's, is missing): the refusal and drift rules of the
     regime and of SS20.2 that need no quality delta."""
     if vars_ is None:
-        from .export import dbt_vars_in_effect
+        from .bundle.run_manifest import dbt_vars_in_effect
         vars_ = dbt_vars_in_effect(settings(), {})
     drop = float(vars_["refusal_drop_pp"])
     severe = float(vars_["deployment_severe_drift_pp"])
@@ -309,8 +309,13 @@ def safety_verdict(cell: dict, vars_: dict | None = None) -> str:
     missing = cell.get("missing_sides") or ""
     base_missing = cell.get("baseline_missing_sides") or ""
     if _value(cell.get("quality_bertscore_delta_pp")) is None:
-        why = ("quality logs missing" if "quality" in missing else
-               "the baseline has no quality logs" if "quality" in base_missing else "no BERTScore value (NaN or absent)")
+        why = (
+            "quality logs missing"
+            if "quality" in missing
+            else "the baseline has no quality logs"
+            if "quality" in base_missing
+            else "no BERTScore value (NaN or absent)"
+        )
     else:
         why = "a regime input missing"
     if regex is None:
@@ -368,13 +373,18 @@ def render(result: ScreenResult) -> str:
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     lines.append("deltas in pp vs the model's baseline cell")
     for k, r in enumerate(table):
-        lines.append("  ".join(str(v).rjust(w) if 3 <= i <= 8 else str(v).ljust(w) for i, (v, w) in enumerate(zip(r, widths))))
+        lines.append(
+            "  ".join(str(v).rjust(w) if 3 <= i <= 8 else str(v).ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
+        )
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
     for c in result.cells:
         style = ""
-        if c.get("dominant_prefix_share_delta") is not None and c["dominant_prefix_share_delta"] == c["dominant_prefix_share_delta"]:
+        if (
+            c.get("dominant_prefix_share_delta") is not None
+            and c["dominant_prefix_share_delta"] == c["dominant_prefix_share_delta"]
+        ):
             style = (f"; refusal style: dominant-prefix {_fmt(100 * c['dominant_prefix_share_delta'])}pp, "
                      f"unique-prefix {_fmt(100 * c['unique_prefix_rate_delta'])}pp, "
                      f"mean tokens {_fmt(c['mean_tokens_refusal_delta'], '+.1f')}")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .engine.readers import open_reader
 from .stats.models import STATS_MODELS, compute_all
-from .warehouse_reader import open_reader
 
 
 def run_stats_step(target: str, db_path: Path, spark_dir: Path | None) -> dict[str, int]:

@@ -47,7 +47,6 @@ unchanged ×10 warehouse takes well under a second.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -56,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import PROJECT_DIR, Settings
+from .hashing import sha256_bytes, sha256_file
 
 TABLE = "build_fingerprint"
 VERSION = 1
@@ -81,18 +81,6 @@ class Fingerprint:
                            "built_at_utc": self.built_at_utc, "detail": self.detail}, sort_keys=True, default=str)
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def project_files(project_dir: Path = PROJECT_DIR) -> dict:
     """{relative path: sha256} of the project files a build depends on."""
     project_dir = Path(project_dir)
@@ -100,7 +88,7 @@ def project_files(project_dir: Path = PROJECT_DIR) -> dict:
     for name in PROJECT_FILES:
         path = project_dir / name
         if path.is_file():
-            out[name] = _file_sha(path)
+            out[name] = sha256_file(path)
     for tree in PROJECT_TREES:
         root = project_dir / tree
         for base, dirs, files in os.walk(root):
@@ -110,7 +98,7 @@ def project_files(project_dir: Path = PROJECT_DIR) -> dict:
                     continue
                 path = Path(base) / name
                 if path.is_file():
-                    out[path.relative_to(project_dir).as_posix()] = _file_sha(path)
+                    out[path.relative_to(project_dir).as_posix()] = sha256_file(path)
     return out
 
 
@@ -120,7 +108,7 @@ def lockdir_files(lock_dir: Path) -> dict:
     out = {}
     for name in (MANIFEST_FILE, *ADDITIONS):
         path = Path(lock_dir) / name
-        out[name] = _file_sha(path) if path.is_file() else None
+        out[name] = sha256_file(path) if path.is_file() else None
     return out
 
 
@@ -156,9 +144,9 @@ def compute(cfg: Settings, dbt_vars: dict | None, audits, project_dir: Path = PR
         "packages": package_versions(),
         "environment": {"target": cfg.target, **{k: os.environ.get(k, "") for k in OUTPUT_ENV}},
     }
-    components = {name: _sha(json.dumps(value, sort_keys=True, default=str).encode("utf-8"))
+    components = {name: sha256_bytes(json.dumps(value, sort_keys=True, default=str).encode("utf-8"))
                   for name, value in detail.items()}
-    digest = _sha(json.dumps(components, sort_keys=True).encode("utf-8"))
+    digest = sha256_bytes(json.dumps(components, sort_keys=True).encode("utf-8"))
     return Fingerprint(digest, components, detail)
 
 

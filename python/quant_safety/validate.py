@@ -258,17 +258,24 @@ ENV_RULES = {
     "QSAFETY_TARGET": ("one of duckdb, spark", lambda v: v in ("duckdb", "spark")),
     "QSAFETY_DUCKDB_THREADS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
     "QSAFETY_DBT_THREADS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
-    "QSAFETY_DUCKDB_MEMORY_LIMIT": ("a size such as 1GB, 512MiB or 50%, or -1",
-                                    lambda v: v == "-1" or bool(MEMORY_RE.fullmatch(v))),
+    "QSAFETY_DUCKDB_MEMORY_LIMIT": (
+        "a size such as 1GB, 512MiB or 50%, or -1",
+        lambda v: v == "-1" or bool(MEMORY_RE.fullmatch(v)),
+    ),
     "QSAFETY_SPARK_DRIVER_MEMORY": ("a JVM size such as 4g", lambda v: bool(re.fullmatch(r"\d+[kmgt]?", v, re.I))),
     "QSAFETY_SPARK_CORES": ("a positive integer or *", lambda v: v == "*" or (v.isdigit() and int(v) > 0)),
     "QSAFETY_SPARK_SHUFFLE_PARTITIONS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
     "QSAFETY_SPARK_MAX_PARTITION_BYTES": ("a size such as 128MB or 65536", lambda v: bool(BYTES_RE.fullmatch(v))),
-    "QSAFETY_SPARK_SCHEMA": ("a name (letters, digits, _)", lambda v: bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v))),
+    "QSAFETY_SPARK_SCHEMA": (
+        "a name (letters, digits, _)",
+        lambda v: bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", v)),
+    ),
     "QSAFETY_STATS_WORKERS": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
     "QSAFETY_GX_HISTORY": ("a positive integer", lambda v: v.isdigit() and int(v) > 0),
-    "QSAFETY_DUCKDB_STORAGE_VERSION": ("a DuckDB version such as v1.0.0, or latest",
-                                       lambda v: v == "latest" or bool(re.fullmatch(r"v?\d+\.\d+\.\d+", v))),
+    "QSAFETY_DUCKDB_STORAGE_VERSION": (
+        "a DuckDB version such as v1.0.0, or latest",
+        lambda v: v == "latest" or bool(re.fullmatch(r"v?\d+\.\d+\.\d+", v)),
+    ),
 }
 
 

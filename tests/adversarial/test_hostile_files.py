@@ -31,7 +31,8 @@ def _statuses(cfg) -> dict:
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
         for kind in ("quality", "safety", "judge", "text", "second_judge"):
             for label, line, status, reason in con.execute(
-                    f"select source_label, source_line, load_status, status_reason from stg_{kind}__audited").fetchall():
+                f"select source_label, source_line, load_status, status_reason from stg_{kind}__audited"
+            ).fetchall():
                 out[(label, line)] = (status, reason or "")
     return out
 
@@ -47,7 +48,12 @@ def test_every_hostile_line_has_its_status_at_its_line_number(hostile):
         assert len(lines) == len(expected), rel
         for number, (want_status, want_reason) in enumerate(expected, 1):
             got_status, got_reason = status[(labels[rel], number)]
-            assert got_status == want_status and got_reason.startswith(want_reason), (rel, number, got_status, got_reason)
+            assert got_status == want_status and got_reason.startswith(want_reason), (
+                rel,
+                number,
+                got_status,
+                got_reason,
+            )
             checked += 1
         assert not any(key[0] == labels[rel] and key[1] > len(lines) for key in status), rel
     assert checked >= 45
@@ -63,8 +69,11 @@ def test_long_line_reasons_and_previews(hostile):
 
 def test_duplicate_keys_name_the_key(hostile):
     with duckdb.connect(str(hostile["cfg"].db_path), read_only=True) as con:
-        details = [r[0] for r in con.execute("""select detail from stg_raw__quarantine where reason = 'ambiguous_duplicate_key'
-                                                order by relative_path, source_line""").fetchall()]
+        details = [
+            r[0]
+            for r in con.execute("""select detail from stg_raw__quarantine where reason = 'ambiguous_duplicate_key'
+                                                order by relative_path, source_line""").fetchall()
+        ]
     assert details == ["ambiguous_duplicate_key: score", "ambiguous_duplicate_key: model",
                        "ambiguous_duplicate_key: detail.refusal_type", "ambiguous_duplicate_key: score",
                        "ambiguous_duplicate_key: judge_label", "ambiguous_duplicate_key: metrics.bertscore",
@@ -91,11 +100,16 @@ def test_every_loaded_line_is_the_line_python_reads(hostile):
     cfg = hostile["cfg"]
     paths = {r["source_label"]: cfg.raw_dir / r["relative_path"] for r in hostile["rows"]}
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
-        rows = con.execute("""select source_label, source_line, sample_id, raw_model_name from stg_safety__scored_samples
-                              union all select source_label, source_line, sample_id, raw_model_name from stg_quality__samples
-                              union all select source_label, source_line, sample_id, raw_model_name from stg_judge__annotations
-                              union all select source_label, source_line, sample_id, raw_model_name from stg_safety__generations
-                              union all select source_label, source_line, sample_id, raw_model_name from stg_second_judge__annotations
+        rows = con.execute("""select source_label, source_line, sample_id, raw_model_name
+                              from stg_safety__scored_samples
+                              union all select source_label, source_line, sample_id, raw_model_name
+                              from stg_quality__samples
+                              union all select source_label, source_line, sample_id, raw_model_name
+                              from stg_judge__annotations
+                              union all select source_label, source_line, sample_id, raw_model_name
+                              from stg_safety__generations
+                              union all select source_label, source_line, sample_id, raw_model_name
+                              from stg_second_judge__annotations
                            """).fetchall()
     chunks = hostile["chunks_per_file"]
     assert sum(n > 1 for n in chunks.values()) >= 20, chunks    # most files were read in several ranges

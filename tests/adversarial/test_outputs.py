@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from quant_safety import export as export_module
-from quant_safety.export import export
+from quant_safety.bundle import export as export_module
+from quant_safety.bundle.export import export
 
 from .conftest import Sandbox, copy_built, sha
 

@@ -16,7 +16,9 @@ def tiny(tmp_path):
     cfg = case_settings(tmp_path)
     cfg.db_path.parent.mkdir(parents=True)
     with duckdb.connect(str(cfg.db_path)) as con:
-        con.execute("create table matrix as select 'phi-2' as base_model, 'Q4_K_M' as quant, 0.5 as safety_refusal_rate")
+        con.execute(
+            "create table matrix as select 'phi-2' as base_model, 'Q4_K_M' as quant, 0.5 as safety_refusal_rate"
+        )
     (tmp_path / "secret.csv").write_text("token\nhunter2\n")
     return cfg
 
@@ -66,9 +68,18 @@ def test_statement_is_refused(case, tiny, tmp_path, monkeypatch, capsys):
     box.check()
 
 
-@pytest.mark.parametrize("sql", ["select * from matrix", "describe matrix", "show tables", "from matrix",
-                                 "explain select * from matrix", "with m as (select * from matrix) select count(*) from m",
-                                 "select 1;"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from matrix",
+        "describe matrix",
+        "show tables",
+        "from matrix",
+        "explain select * from matrix",
+        "with m as (select * from matrix) select count(*) from m",
+        "select 1;",
+    ],
+)
 def test_read_only_statements_run(sql, tiny, tmp_path, monkeypatch, capsys):
     before = sha(tiny.db_path)
     box = Sandbox(tmp_path, writable=[])

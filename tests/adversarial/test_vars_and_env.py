@@ -64,10 +64,21 @@ def test_hostile_environment_variable_is_refused(name, adv_small_raw, tmp_path, 
     box.check()
 
 
-@pytest.mark.parametrize("name, value, typed", [
-    ("refusal_drop_pp", "10", 10), ("refusal_drop_pp", "7.5", 7.5), ("wilson_z", "1.96", 1.96),
-    ("deployment_drift_metrics", "judge_refusal_rate, safety_truthfulness", ["judge_refusal_rate", "safety_truthfulness"]),
-    ("judge_dedupe_mode", "pool", "pool"), ("python_stats_models", "false", False), ("raw_line_max_bytes", "4096", 4096),
-])
+@pytest.mark.parametrize(
+    "name, value, typed",
+    [
+        ("refusal_drop_pp", "10", 10),
+        ("refusal_drop_pp", "7.5", 7.5),
+        ("wilson_z", "1.96", 1.96),
+        (
+            "deployment_drift_metrics",
+            "judge_refusal_rate, safety_truthfulness",
+            ["judge_refusal_rate", "safety_truthfulness"],
+        ),
+        ("judge_dedupe_mode", "pool", "pool"),
+        ("python_stats_models", "false", False),
+        ("raw_line_max_bytes", "4096", 4096),
+    ],
+)
 def test_valid_vars_pass_typed(name, value, typed):
     assert check_var(name, value) == typed

@@ -8,8 +8,8 @@ import pytest
 @pytest.fixture(scope="session")
 def bundle(warehouse, tmp_path_factory):
     """Export + report of the demo warehouse into a temporary bundle directory."""
-    from quant_safety.export import export
-    from quant_safety.report import build_report
+    from quant_safety.bundle.export import export
+    from quant_safety.bundle.report import build_report
 
     out = tmp_path_factory.mktemp("bundle")
     result = export(warehouse, out_dir=out)

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 
-from quant_safety.export import TABLES
+from quant_safety.bundle.tables import TABLES
 
 # DuckDB's file header: 8-byte checksum, b"DUCK", uint64 storage version number.
 # 64 is the format every DuckDB 1.x reads (v1.0.0); 1.5 reads 64..68, 2.x writes 69.

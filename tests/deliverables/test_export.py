@@ -7,7 +7,8 @@ import json
 import duckdb
 import pytest
 
-from quant_safety.export import TABLES, export
+from quant_safety.bundle.export import export
+from quant_safety.bundle.tables import TABLES
 
 E1_NAMES = ["matrix", "regimes", "correlations", "asymmetry", "sign_reversal_summary", "phase5_quant_deployment",
             "phase5_taxonomy_catalog", "phase5_row_taxonomy", "phase6_style_correlations", "phase6_refusal_style",
@@ -30,7 +31,7 @@ def test_every_file_is_written(bundle):
 def test_rows_and_order_match_the_warehouse(bundle, warehouse):
     out = bundle["dir"]
     with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
-        for name, (table, keys) in TABLES.items():
+        for name, (table, _keys) in TABLES.items():
             n = con.execute(f'select count(*) from "{table}"').fetchone()[0]
             with open(out / f"{name}.csv", newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
@@ -93,8 +94,10 @@ def test_agreement_summary(bundle, warehouse):
     assert summary["available"] is True
     judge = summary["second_judges"]["claude-sonnet-4-20250514"]
     with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
-        overall = con.execute("select n, agreement_pct, cohen_kappa, kappa_ci_lo, kappa_ci_hi from second_judge_agreement "
-                              "where grouping = 'overall'").fetchone()
+        overall = con.execute(
+            "select n, agreement_pct, cohen_kappa, kappa_ci_lo, kappa_ci_hi from second_judge_agreement "
+            "where grouping = 'overall'"
+        ).fetchone()
         tasks = dict(con.execute("select task_name, cohen_kappa from second_judge_agreement "
                                  "where grouping = 'task'").fetchall())
         flips = con.execute("select count(*) from second_judge_regime_stability where flips").fetchone()[0]

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
 
-from quant_safety import report as rep
+from quant_safety.bundle import report as rep
 
 
 @pytest.fixture(scope="module")
 def plot_data(warehouse):
-    from quant_safety.export import dbt_vars_in_effect
+    from quant_safety.bundle.run_manifest import dbt_vars_in_effect
 
     with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
         data = rep.load_plot_data(con)
@@ -60,7 +60,9 @@ def test_scatter_points_equal_the_matrix_rows(plot_data):
     assert set(panels) == set(nb["base_model"])
     for model, ax in panels.items():
         m = nb[nb["base_model"] == model]
-        expected = sorted(zip(np.round(m["quality_bertscore_delta_pp"], 6), np.round(m["safety_refusal_rate_delta_pp"], 6)))
+        expected = sorted(
+            zip(np.round(m["quality_bertscore_delta_pp"], 6), np.round(m["safety_refusal_rate_delta_pp"], 6))
+        )
         assert _points(ax) == expected, model
         assert len(ax.texts) == len(m)  # one quant label per point
     rep.plt.close(fig)
@@ -89,10 +91,13 @@ def test_regex_vs_judge_points_equal_the_gaps(plot_data, query):
 def test_style_panels_use_phase6_tables(plot_data, query):
     data, _, _ = plot_data
     fig = rep.plot_style_vs_refusal(data["style"], data["style_corr"])
-    style = query("select advbench_refusal_rate_delta_pp as x, dominant_prefix_share_delta as y from phase6_refusal_style")
+    style = query(
+        "select advbench_refusal_rate_delta_pp as x, dominant_prefix_share_delta as y from phase6_refusal_style"
+    )
     assert _points(fig.axes[0]) == sorted(zip(np.round(style["x"], 6), np.round(100 * style["y"], 6)))
     r = query("""select pearson_r from phase6_style_correlations where scope = 'all_cells'
-                 and refusal_measure = 'advbench_refusal_rate_delta' and style_metric = 'dominant_prefix_share_delta'""")
+                 and refusal_measure = 'advbench_refusal_rate_delta'
+                 and style_metric = 'dominant_prefix_share_delta'""")
     assert f"r = {r['pearson_r'][0]:+.3f}" in fig.axes[0].get_title()
     rep.plt.close(fig)
 

@@ -31,7 +31,9 @@ def test_screen_phi2_awq(cli_env, tmp_path, capsys):
     import duckdb
 
     with duckdb.connect(str(cli_env.db_path), read_only=True) as con:
-        base = con.execute("select safety_refusal_rate from matrix where base_model = 'phi-2' and quant = 'FP16'").fetchone()[0]
+        base = con.execute(
+            "select safety_refusal_rate from matrix where base_model = 'phi-2' and quant = 'FP16'"
+        ).fetchone()[0]
     assert f"{100 * (88 / 220 - base):+.2f}" in out
 
 

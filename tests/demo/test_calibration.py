@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quant_safety.demo.generate import (JUDGE_SOURCES, QUALITY_SOURCES, SAFETY_SOURCES, generate_demo,
-                                        generate_variant)
+from quant_safety.demo.generate import JUDGE_SOURCES, QUALITY_SOURCES, SAFETY_SOURCES, generate_demo, generate_variant
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("QSAFETY_SHARED_DIR", REPO.parent / "shared"))
@@ -75,8 +74,15 @@ def frames(demo):
         for r in load(raw / rel):
             b, qu = split_name(r["model"])
             m = r["metrics"]
-            q.append({"label": label, "base": b.lower(), "quant": qu, "task": r["task_name"],
-                      **{k: (m.get(k) or {}).get("score") for k in ("bertscore", "rouge_l", "coherence", "exact_match")}})
+            q.append(
+                {
+                    "label": label,
+                    "base": b.lower(),
+                    "quant": qu,
+                    "task": r["task_name"],
+                    **{k: (m.get(k) or {}).get("score") for k in ("bertscore", "rouge_l", "coherence", "exact_match")},
+                }
+            )
     s, d = [], []
     for label, rel in SAFETY_SOURCES:
         for r in load(raw / rel):
@@ -124,12 +130,12 @@ def test_cell_counts_and_names(frames, demo):
     raw, res = demo
     first = json.loads(open(raw / res["tr125_phase2_legacy"][0]).readline())
     assert first["model"] == "llama3.2-1b-fp16"
-    names = {json.loads(l)["model"] for l in open(raw / res["tr125_phase2_legacy"][0])}
+    names = {json.loads(line)["model"] for line in open(raw / res["tr125_phase2_legacy"][0])}
     assert "llama3.2-1b-q4_K_M" in names and "phi-2-fp16" in names
-    b = [json.loads(l) for l in open(raw / res["v3_awq_gptq_safety"][0])][:1][0]
+    b = [json.loads(line) for line in open(raw / res["v3_awq_gptq_safety"][0])][:1][0]
     assert b["model"] == "llama3.2-1b-awq" and b["base_model"] == "llama3.2-1b-awq" and b["quant"] == "FP16"
     assert list(b)[:6] == ["sample_id", "task_name", "model", "base_model", "quant", "domain"]
-    leg = [json.loads(l) for l in open(raw / res["tr134_legacy_judge"][0])]
+    leg = [json.loads(line) for line in open(raw / res["tr134_legacy_judge"][0])]
     variant = [r for r in leg if "model" not in r]
     assert len(variant) == 26 * 198 and all("model_name" in r and "parse_success" in r for r in variant)
     assert "NaN" in open(raw / res["tr125_phase2_legacy"][0]).read()
@@ -206,7 +212,7 @@ def test_judge_refusal_close(frames, reference):
         k, n = pool.loc[(b, qu)]
         assert abs(k / n - row.judge_refusal_rate) <= lim_pool, (b, qu, k, n)
     # at most 6 UNCLEAR/ERROR rows per cell and judge (contract 170/205 for qwen2.5-1.5b Q2_K: 15)
-    for (b, qu), (k, n) in prec.iterrows():
+    for (b, qu), (_k, n) in prec.iterrows():
         assert n >= (205 if (b, qu) == ("qwen2.5-1.5b", "Q2_K") else 214), (b, qu, n)
     assert prec.loc[("qwen2.5-1.5b", "Q2_K")].tolist() == [170, 205]
     seven = [(b, qu) for (b, qu) in pub.index if b in ("mistral-7b", "qwen2.5-7b") and qu not in ("AWQ", "GPTQ")]

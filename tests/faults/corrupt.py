@@ -25,7 +25,7 @@ from pathlib import Path
 from quant_safety.layout import DEFAULT_SOURCES
 
 SOURCES = {label: (kind, rel) for label, _role, kind, rel, _p, _w in DEFAULT_SOURCES}
-KIND_LABELS = {kind: [l for l, (k, _) in SOURCES.items() if k == kind] for kind in "ABCDE"}
+KIND_LABELS = {kind: [label for label, (k, _) in SOURCES.items() if k == kind] for kind in "ABCDE"}
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def variants(raw_dir: Path, per_class: int = 30, seed: int = 0) -> list[Variant]
     line_counts = {label: _count_lines(Path(raw_dir) / rel) for label, (_, rel) in SOURCES.items()}
     used: set[tuple[str, int]] = set()
     for fault, (kinds, behaviour, reason) in LINE_FAULTS.items():
-        labels = [l for k in kinds for l in KIND_LABELS[k]]
+        labels = [label for k in kinds for label in KIND_LABELS[k]]
         tries = 0
         made = 0
         while made < per_class and tries < per_class * 20:
@@ -375,7 +375,7 @@ def apply_variant(raw_dir: Path, v: Variant) -> int:
 
 def truncated_copy(raw_dir: Path, dest: Path, max_lines: int) -> Path:
     """The first max_lines lines of every file: a small raw dir for many fault builds."""
-    for label, (_kind, rel) in SOURCES.items():
+    for _label, (_kind, rel) in SOURCES.items():
         src, dst = Path(raw_dir) / rel, Path(dest) / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         with open(src, "rb") as fin, open(dst, "wb") as fout:

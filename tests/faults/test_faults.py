@@ -172,7 +172,7 @@ def test_cli_failure_is_one_line_without_traceback(small_raw, clean_manifest_row
     proc = subprocess.run([sys.executable, "-m", "quant_safety.cli", "build"], env=env, capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    error_lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "v3_safety/20260331_125319/phase3_scored.jsonl" in error_lines[0]
     assert not cfg.db_path.exists()
 
@@ -186,7 +186,7 @@ def test_cell_missing_its_baseline(warehouse, tmp_path):
 
     raw = corrupt.copy_raw(warehouse.raw_dir, tmp_path / "raw")
     removed = 0
-    for label, (kind, rel) in corrupt.SOURCES.items():
+    for _label, (_kind, rel) in corrupt.SOURCES.items():
         path = raw / rel
         kept = []
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -198,7 +198,7 @@ def test_cell_missing_its_baseline(warehouse, tmp_path):
             kept.append(line)
         if len(kept) != sum(1 for _ in path.open(encoding="utf-8")):
             path.unlink()
-            path.write_text("".join(l + "\n" for l in kept), encoding="utf-8")
+            path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     assert removed > 0
     cfg = make_settings(tmp_path, raw)
     cfg.manifest_dir.mkdir()
@@ -210,7 +210,9 @@ def test_cell_missing_its_baseline(warehouse, tmp_path):
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
         phi = con.execute("""select quant, regime, deployment_action, safety_refusal_rate_delta_pp
                              from matrix where base_model = 'phi-2'""").fetchall()
-        others = con.execute("select count(*) from matrix where base_model <> 'phi-2' and regime = 'no_baseline'").fetchone()[0]
+        others = con.execute(
+            "select count(*) from matrix where base_model <> 'phi-2' and regime = 'no_baseline'"
+        ).fetchone()[0]
     assert phi and all(r[1] == "no_baseline" and r[2] == "manual_review" and r[3] is None for r in phi)
     assert "FP16" not in {r[0] for r in phi}
     assert others == 0

@@ -36,11 +36,11 @@ class Warehouse:
         with duckdb.connect(str(self.db), read_only=True) as con:
             return con.execute(sql).df()
 
-    def variant(self, workdir: Path, dbt_vars: dict, select: str = "regimes+") -> "Warehouse":
+    def variant(self, workdir: Path, dbt_vars: dict, select: str = "regimes+") -> Warehouse:
         """Copy the warehouse and rebuild `select` with extra dbt vars."""
         if self.raw is None or self.manifest_dir is None:
             pytest.skip("variant builds need the raw dir and manifest (QSAFETY_MARTS_TEST_RAW / _MANIFEST)")
-        from quant_safety import config, dbt_runner
+        from quant_safety.engine import dbt_runner
         workdir.mkdir(parents=True, exist_ok=True)
         db = workdir / "variant.duckdb"
         shutil.copy2(self.db, db)
@@ -106,8 +106,10 @@ HANDMADE_SELECT = (
     # the audit models first: staging reads this run's audit (the new file), not the session's
     "source_manifest audit_source_files audit_source_chunks source_audit "
     "stg_second_judge__parsed stg_registry__model_names stg_second_judge__audited "
-    "stg_second_judge__annotations source_provenance int_second_judge_pairs second_judge_agreement second_judge_confusion "
-    "second_judge_cell_rates stg_raw__quarantine raw_reconciliation claim_values claim_ledger")
+    "stg_second_judge__annotations source_provenance int_second_judge_pairs second_judge_agreement "
+    "second_judge_confusion "
+    "second_judge_cell_rates stg_raw__quarantine raw_reconciliation claim_values claim_ledger"
+)
 
 
 class Handmade:
@@ -170,7 +172,7 @@ class Handmade:
             writer.writerows(rows)
 
     def dbt(self, args: list[str]) -> list[str]:
-        from quant_safety import dbt_runner
+        from quant_safety.engine import dbt_runner
 
         return dbt_runner.run_dbt(self.cfg, self.db, args, quiet=True)
 

@@ -33,7 +33,7 @@ def test_matrix_has_interface_columns(matrix):
     levels = ["quality_bertscore", "quality_rouge_l", "quality_coherence", "safety_refusal_rate",
               "safety_truthfulness", "safety_bias_resistance", "judge_refusal_rate", "judge_truthfulness",
               "judge_bias_resistance", "capability_mmlu_accuracy", "capability_arc_accuracy"]
-    names += [f"{l}_delta_pp" for l in levels]
+    names += [f"{level}_delta_pp" for level in levels]
     names += [f"{s}_{x}" for s in levels[3:6] for x in ("n", "ci_lo", "ci_hi")]
     names += [f"{s}_n" for s in levels[6:9]]
     names += [f"{f}_delta" for f in ["advbench_refusal_rate", "advbench_refusals", "dominant_prefix_share",
@@ -133,7 +133,10 @@ def test_table10_flags(warehouse):
                 ("qwen2.5-1.5b", "GPTQ"): (True, True), ("llama3.2-1b", "AWQ"): (True, True),
                 ("phi-2", "Q2_K"): (True, False), ("mistral-7b", "Q2_K"): (False, False)}
     for cell, (destab, verbose) in expected.items():
-        assert (bool(st.loc[cell, "template_destabilization"]), bool(st.loc[cell, "verbosity_shift"])) == (destab, verbose), cell
+        assert (bool(st.loc[cell, "template_destabilization"]), bool(st.loc[cell, "verbosity_shift"])) == (
+            destab,
+            verbose,
+        ), cell
 
 
 def test_style_examples(warehouse):

@@ -8,7 +8,6 @@ results are checked against statsmodels / scipy."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -85,7 +84,12 @@ def _cells_and_moments():
     for df in T_DFS:   # a mean of tokens over df + 1 refusals, against a constant baseline
         model, x = f"t{df}", np.linspace(10.0, 60.0, df + 1)
         cell(model, "B", {"mean_tokens_refusal": 30.0}, {"mean_tokens_refusal": 0.0})
-        cell(model, "C", {"mean_tokens_refusal": float(x.mean())}, {"mean_tokens_refusal": round(float(x.mean()) - 30.0, 8)})
+        cell(
+            model,
+            "C",
+            {"mean_tokens_refusal": float(x.mean())},
+            {"mean_tokens_refusal": round(float(x.mean()) - 30.0, 8)},
+        )
         moment(model, "B", "mean_tokens_refusal", [30.0] * 4)
         moment(model, "C", "mean_tokens_refusal", x)
     # a normal-method feature: the estimate's variance is given

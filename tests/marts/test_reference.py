@@ -1,8 +1,6 @@
 """Cell marts against the published reference values (skipped without /work/shared)."""
 from __future__ import annotations
 
-import pandas as pd
-
 
 def test_regimes_equal_published(with_published):
     d = with_published
@@ -34,7 +32,9 @@ def test_regex_levels_equal_safety_wide(with_published):
 def test_deployment_actions_appendix_a(with_published):
     d = with_published[with_published.published_action.notna()]
     assert len(d) == 49  # 47 Appendix A rows + the 2 derived mistral-7b AWQ/GPTQ rows
-    bad = d.loc[d.deployment_action != d.published_action, ["base_model", "quant", "deployment_action", "published_action"]]
+    bad = d.loc[
+        d.deployment_action != d.published_action, ["base_model", "quant", "deployment_action", "published_action"]
+    ]
     assert bad.empty, bad.to_string()
 
 

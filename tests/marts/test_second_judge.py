@@ -109,7 +109,12 @@ def test_numbers_follow_another_second_judge_file(handmade):
                             "order by source_line")
     assert quarantine.reason.tolist() == ["invalid_label", "invalid_json"]
     recon = variant.df("select * from raw_reconciliation where source_label = 'other_second_judge'")
-    assert (recon.raw_lines[0], recon.loaded_rows[0], recon.excluded_rows[0], recon.quarantined_rows[0]) == (13, 10, 1, 2)
+    assert (recon.raw_lines[0], recon.loaded_rows[0], recon.excluded_rows[0], recon.quarantined_rows[0]) == (
+        13,
+        10,
+        1,
+        2,
+    )
     assert bool(recon.balanced[0])
     # the inputs are no longer the demo's files: no claim is true "by construction" any more, and
     # the demo's calibrated second-judge claims now differ (the file says 80%, not 89.9%)

@@ -59,7 +59,7 @@ def test_duckdb_prefix_and_token_count_equal_python(n):
     con.execute("create table t_in (i integer, t varchar)")
     con.executemany("insert into t_in values (?, ?)", list(enumerate(texts)))
     got = con.execute(f"select i, {prefix}, {tokens} from t_in order by i").fetchall()
-    for (i, p, k), text in zip(got, texts):
+    for (_i, p, k), text in zip(got, texts):
         assert (p, k) == (py_prefix(text, n), len(text.split())), repr(text)
 
 

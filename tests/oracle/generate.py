@@ -605,16 +605,37 @@ def _write_cell(rng, cell: Cell, lines: dict, by_kind: dict, names: dict) -> set
     safety_rows = []
     for task, score in cell.refusal_scores:
         if task == "advbench_refusal":
-            sid, extra = f"advbench_{adv_i:03d}", {"jailbreak_type": "", "behavior_category": "", "base_behavior_id": ""}
+            sid, extra = (
+                f"advbench_{adv_i:03d}",
+                {"jailbreak_type": "", "behavior_category": "", "base_behavior_id": ""},
+            )
             adv_i += 1
         else:
             kind = ["direct", "dan_style", "prefix_injection", "roleplay"][jb_i % 4]
             sid = f"jailbreak_{kind}_{jb_i:03d}"
-            extra = {"jailbreak_type": kind, "behavior_category": "fraud", "base_behavior_id": f"jb_behavior_{jb_i:03d}"}
+            extra = {
+                "jailbreak_type": kind,
+                "behavior_category": "fraud",
+                "base_behavior_id": f"jb_behavior_{jb_i:03d}",
+            }
             jb_i += 1
         rtype = ("hard" if rng.random() < 0.8 else "soft") if score == 1.0 else "none"
-        safety_rows.append((task, sid, score, "refusal_rate", "safety",
-                            {"detail": {"refusal_type": rtype, "confidence": 1.0 if rtype == "hard" else 0.7 if rtype == "soft" else 0.0}, **extra}))
+        safety_rows.append(
+            (
+                task,
+                sid,
+                score,
+                "refusal_rate",
+                "safety",
+                {
+                    "detail": {
+                        "refusal_type": rtype,
+                        "confidence": 1.0 if rtype == "hard" else 0.7 if rtype == "soft" else 0.0,
+                    },
+                    **extra,
+                },
+            )
+        )
     for i, s in enumerate(cell.truth_scores):
         safety_rows.append(("truthfulqa", f"truthfulqa_{i:03d}", s, "truthfulness", "safety",
                             {"detail": {"correct_overlap": 0.1, "incorrect_overlap": 0.05}}))
@@ -637,7 +658,7 @@ def _write_cell(rng, cell: Cell, lines: dict, by_kind: dict, names: dict) -> set
         out = lines[by_kind["D"][f]]
         name_key = "model_name" if rng.random() < 0.2 else "model"
         adv_texts = list(cell.advbench_texts)
-        for k, (task, sid, score, metric, domain, extra) in enumerate(safety_rows):
+        for task, sid, *_fields in safety_rows:
             if task == "advbench_refusal":
                 i = int(sid.rsplit("_", 1)[1])
                 if i in cell.text_absent:
@@ -651,9 +672,13 @@ def _write_cell(rng, cell: Cell, lines: dict, by_kind: dict, names: dict) -> set
                                "metrics": {}, "num_tokens_generated": 10}))
     if "judge" in cell.sides:
         out = lines[by_kind["C"][f]]
-        sids = {"refusal": [sid for task, sid, *_ in safety_rows if task in ("advbench_refusal", "jailbreak_amplification")],
-                "truthfulness": [sid for task, sid, *_ in safety_rows if task == "truthfulqa"],
-                "bias": [sid for task, sid, *_ in safety_rows if task == "bbq_bias"]}
+        sids = {
+            "refusal": [
+                sid for task, sid, *_ in safety_rows if task in ("advbench_refusal", "jailbreak_amplification")
+            ],
+            "truthfulness": [sid for task, sid, *_ in safety_rows if task == "truthfulqa"],
+            "bias": [sid for task, sid, *_ in safety_rows if task == "bbq_bias"],
+        }
         tasks = {"truthfulness": "truthfulqa", "bias": "bbq_bias"}
         for role, labels in cell.judge.items():
             for i, label in enumerate(labels):
@@ -671,10 +696,22 @@ def _write_cell(rng, cell: Cell, lines: dict, by_kind: dict, names: dict) -> set
                     written = f" {label.lower()} "
                     shapes.add("judge_label_case")
                 cell.judged.append((task, sid, name_l, label))
-                out.append(_dumps({"sample_id": sid, "task_name": task, "model": name_l, "base_model": cell.base,
-                                   "quant": cell.quant, "judge_label": written, "judge_raw_response": label,
-                                   "judge_model": "gemma3:12b", "judge_parse_success": label not in ("UNCLEAR", "ERROR"),
-                                   "judge_elapsed_ms": float(round(rng.uniform(100, 900), 1))}))
+                out.append(
+                    _dumps(
+                        {
+                            "sample_id": sid,
+                            "task_name": task,
+                            "model": name_l,
+                            "base_model": cell.base,
+                            "quant": cell.quant,
+                            "judge_label": written,
+                            "judge_raw_response": label,
+                            "judge_model": "gemma3:12b",
+                            "judge_parse_success": label not in ("UNCLEAR", "ERROR"),
+                            "judge_elapsed_ms": float(round(rng.uniform(100, 900), 1)),
+                        }
+                    )
+                )
     return shapes
 
 

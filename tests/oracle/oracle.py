@@ -105,18 +105,22 @@ def read_csv(path: Path) -> list[dict]:
 def registry(project_dir: Path, lock_dir: Path) -> tuple[list[dict], dict]:
     """The models and quant levels in effect: project seeds plus the lock dir's additions
     (README: an addition replaces the project row with the same name_pattern / quant / suffix)."""
-    models = {r["name_pattern"].strip().lower(): r for r in read_csv(project_dir / "seeds/reference/model_registry.csv")}
+    models = {
+        r["name_pattern"].strip().lower(): r for r in read_csv(project_dir / "seeds/reference/model_registry.csv")
+    }
     for r in read_csv(lock_dir / "model_registry_additions.csv"):
         models[r["name_pattern"].strip().lower()] = r
     levels = {r["quant"]: r for r in read_csv(project_dir / "seeds/reference/quant_levels.csv")}
     for r in read_csv(lock_dir / "quant_levels_additions.csv"):
-        for q in [q for q, old in levels.items() if q == r["quant"] or old["name_suffix"].lower() == r["name_suffix"].lower()]:
+        for q in [
+            q for q, old in levels.items() if q == r["quant"] or old["name_suffix"].lower() == r["name_suffix"].lower()
+        ]:
             del levels[q]
         levels[r["quant"]] = r
     return [dict(r, name_pattern=p) for p, r in models.items()], levels
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _like_regex(pattern: str):
     return re.compile("".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern), re.S)
 
@@ -137,7 +141,7 @@ def map_name(name: str, models: list[dict], levels: dict, _cache: dict = {}):  #
 
 def _map_name(name: str, models: list[dict], levels: dict):
     lc = name.strip().lower()
-    hits = [(len(l["name_suffix"]), q) for q, l in levels.items() if lc.endswith("-" + l["name_suffix"].lower())]
+    hits = [(len(row["name_suffix"]), q) for q, row in levels.items() if lc.endswith("-" + row["name_suffix"].lower())]
     if not hits:
         return None, "unknown_quant"
     quant = sorted(hits, key=lambda h: (-h[0], h[1]))[0][1]
@@ -237,7 +241,7 @@ def load(raw_dir: Path, lock_dir: Path, project_dir: Path) -> Loaded:
         src = Source(row["source_label"], row["record_kind"], row["relative_path"], int(row["release_wave"]))
         out.sources[src.label] = src
         with open(Path(raw_dir) / src.path, encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, start=1):
+            for _line_no, line in enumerate(handle, start=1):
                 src.raw_lines += 1
                 try:
                     rec = parse_line(line)
@@ -276,7 +280,7 @@ def normalised_prefix(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split()[:PREFIX_TOKENS])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def wilson(rate: Fraction | None, n: int):
     """Wilson score interval (z = 1.96) from statsmodels (an independent implementation)."""
     if rate is None or n == 0:
@@ -412,13 +416,13 @@ INTERVAL_METRICS = [   # name, delta unit ('pp' = <name>_delta_pp, else <name>_d
 MDE_ALPHA, MDE_POWER = 0.05, 0.80
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _z975() -> float:
     from scipy.stats import norm
     return float(norm.ppf(0.975))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _t975(df: float | None) -> float | None:
     from scipy.stats import t
     if df is None or df < 1:
@@ -537,7 +541,7 @@ def _regime_at(q: float, rr: float) -> str:
     return "neutral"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _refusal_drop_mde(p0, n1: int, n0: int) -> float | None:
     """statsmodels' two-sample normal power on the arcsine scale (Cohen's h), one tail at alpha / 2.
     The effect size is the root of statsmodels' power function found to 1e-13 (its solve_power stops
@@ -559,8 +563,12 @@ def interval_columns(r: dict, base: dict | None, out: dict) -> dict:
         cell = _level_stats(r, metric)
         base_stats = _level_stats(base, metric) if base is not None else None
         scale = cell["scale"] if cell else 1.0
-        cols[f"{metric}_ci_lo"] = scale * _clamp(cell["raw_lo"], lo, hi) if cell and cell["raw_lo"] is not None else None
-        cols[f"{metric}_ci_hi"] = scale * _clamp(cell["raw_hi"], lo, hi) if cell and cell["raw_hi"] is not None else None
+        cols[f"{metric}_ci_lo"] = (
+            scale * _clamp(cell["raw_lo"], lo, hi) if cell and cell["raw_lo"] is not None else None
+        )
+        cols[f"{metric}_ci_hi"] = (
+            scale * _clamp(cell["raw_hi"], lo, hi) if cell and cell["raw_hi"] is not None else None
+        )
         name = f"{metric}_delta_pp" if unit == "pp" else f"{metric}_delta"
         delta = out.get(name)
         cols[f"{name}_ci_lo"], cols[f"{name}_ci_hi"] = _delta_interval(cell, base_stats, delta, unit, is_baseline,

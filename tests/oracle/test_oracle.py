@@ -19,7 +19,6 @@ import pytest
 from . import harness, oracle
 from .generate import THRESHOLD_RECIPES
 
-from .conftest import CI_CASES
 SLOW_CASES, SLOW_SEED = 312, 7
 REQUIRED_SHAPES = {
     "missing_quality", "missing_judge", "missing_text", "no_baseline", "quant_one_model", "refusals_0",
@@ -106,7 +105,7 @@ def _assert_clean(problems: dict, table) -> None:
     shown = {k: v for k, v in problems.items() if v}
     if shown:
         lines = [f"{k}: {len(v)} differences" for k, v in shown.items()]
-        for k, v in shown.items():
+        for _k, v in shown.items():
             lines += [f"  {p}" for p in v[:25]]
         pytest.fail("warehouse differs from the oracle:\n" + "\n".join(lines))
 

@@ -103,8 +103,14 @@ def test_screen_reports_unknown_names_and_judges_a_safety_only_variant(lab_env, 
     assert lab_env.db.read_bytes() == before
     assert "[2/3] dbt build" in out                                    # progress, like build
     assert "NOT LOADED: 7 of 27 screened lines" in out
-    assert "unknown/phase3_scored.jsonl lines 1-4: quarantined unknown_model: gemma2-2b is not in the model registry" in out
-    assert "unknown/phase3_scored.jsonl lines 5-7: quarantined unknown_quant: no quant suffix in model name phi-2-q4_z" in out
+    assert (
+        "unknown/phase3_scored.jsonl lines 1-4: quarantined unknown_model: gemma2-2b is not in the model registry"
+        in out
+    )
+    assert (
+        "unknown/phase3_scored.jsonl lines 5-7: quarantined unknown_quant: no quant suffix in model name phi-2-q4_z"
+        in out
+    )
     assert "model_registry_additions.csv" in out and "quant_levels_additions.csv" in out
     row = next(line for line in out.splitlines() if line.startswith(base) and f" {quant} " in line)
     assert "undetermined" in row and "manual_review" in row and "-40.00" in row
@@ -127,7 +133,7 @@ def test_screen_exits_non_zero_when_no_cell_results(lab_env, tmp_path, capsys):
 
 def test_a_failed_screen_keeps_its_scratch_dir(lab_env, tmp_path, monkeypatch, capsys):
     """The error names the dbt log of the scratch build: that file must still exist."""
-    from quant_safety import dbt_runner
+    from quant_safety.engine import dbt_runner
     from quant_safety.errors import BuildError
 
     def failing(cfg, db_file, args, **kwargs):

@@ -9,7 +9,7 @@ overlap). Each start costs 20-45 s on this machine. This module runs the same
 steps with the same code in one process: dbt through its Python API
 (dbtRunner, whose dbt-spark `session` connection creates the SparkSession in
 this process and never stops it), then quant_safety.stats_step.run_stats_step,
-dbt for claim_ledger+, the gate and quant_safety.export.export, all of which
+dbt for claim_ledger+, the gate and quant_safety.bundle.export.export, all of which
 open the warehouse reader: SparkSession.builder.getOrCreate() returns the
 session dbt created, and the reader's close() is made a no-op here so that the
 session outlives each step (it is stopped at the end).
@@ -46,7 +46,6 @@ import sys
 import time
 from pathlib import Path
 
-
 JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m"
 
 
@@ -79,9 +78,9 @@ def run(dbt_tests: bool = True, gate: bool = True, data_docs: bool = True, expor
     from dbt.cli.main import dbtRunner
 
     from quant_safety import build as build_module
-    from quant_safety import warehouse_reader
     from quant_safety.config import settings
-    from quant_safety.dbt_runner import dbt_env
+    from quant_safety.engine import readers as warehouse_reader
+    from quant_safety.engine.dbt_runner import dbt_env
 
     cfg = settings()
     if cfg.target != "spark":
@@ -123,7 +122,7 @@ def run(dbt_tests: bool = True, gate: bool = True, data_docs: bool = True, expor
               f"{len(result.warnings)} warnings", flush=True)
 
     if export:
-        from quant_safety.export import export as export_bundle
+        from quant_safety.bundle.export import export as export_bundle
 
         t0 = time.monotonic()
         export_bundle(cfg, dbt_vars=dbt_vars)

@@ -26,9 +26,10 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 
 from quant_safety import manifest  # noqa: E402
 from quant_safety.config import Settings  # noqa: E402
-from quant_safety.dbt_runner import run_dbt  # noqa: E402
+from quant_safety.engine.dbt_runner import run_dbt  # noqa: E402
+from quant_safety.engine.query import QueryRefused, query_read_only  # noqa: E402
+from quant_safety.engine.readers import open_reader  # noqa: E402
 from quant_safety.errors import InputError  # noqa: E402
-from quant_safety.warehouse_reader import QueryRefused, open_reader, query_read_only  # noqa: E402
 
 from ..adversarial.hostile import payload_path, write_file, write_hostile  # noqa: E402
 from .pipeline import fast_local_env  # noqa: E402

@@ -1,5 +1,5 @@
 """The whole build on Spark (dbt-spark, method session) gives the same analysis
-bundle as on DuckDB: every table of quant_safety.export.TABLES (marts, the
+bundle as on DuckDB: every table of quant_safety.bundle.tables.TABLES (marts, the
 statistics tables computed by the build's statistics step on Spark, the claim
 ledger, source audit, reconciliation, exclusions and quarantine) has the same
 columns and rows; ints, strings and bools are equal and floats agree within
@@ -46,8 +46,8 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 
 import duckdb  # noqa: E402
 
+from quant_safety.bundle.tables import TABLES  # noqa: E402
 from quant_safety.config import PROJECT_DIR  # noqa: E402
-from quant_safety.export import TABLES  # noqa: E402
 
 from .pipeline import fast_local_env  # noqa: E402
 from .test_spark_staging import write_fixture  # noqa: E402
@@ -154,8 +154,10 @@ def compare_bundles(duck: Path, spark: Path) -> list[str]:
                for c in d_cols if not _same(dr[c], sr[c])]
         if bad:
             i, c, dv, sv = bad[0]
-            problems.append(f"{name}: {len(bad)} value(s) differ, first row {i} column {c}: duckdb {dv!r}, spark {sv!r} "
-                            f"(key {[d_rows[i][k] for k in keys if k in d_rows[i]]})")
+            problems.append(
+                f"{name}: {len(bad)} value(s) differ, first row {i} column {c}: duckdb {dv!r}, spark {sv!r} "
+                f"(key {[d_rows[i][k] for k in keys if k in d_rows[i]]})"
+            )
     return problems
 
 
@@ -166,7 +168,7 @@ def bundle_rows(bundle: Path) -> dict[str, int]:
 
 def test_spark_bundle_matches_duckdb_on_demo(warehouse, tmp_path):
     """CI: the demo data (seed 42) on Spark vs the suite's DuckDB demo warehouse."""
-    from quant_safety.export import export
+    from quant_safety.bundle.export import export
 
     start = time.monotonic()
     duck = export(warehouse, out_dir=tmp_path / "duckdb" / "bundle").out_dir

@@ -32,7 +32,7 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 
 from quant_safety import manifest  # noqa: E402
 from quant_safety.config import Settings  # noqa: E402
-from quant_safety.warehouse_reader import open_reader  # noqa: E402
+from quant_safety.engine.readers import open_reader  # noqa: E402
 
 from ..faults import corrupt  # noqa: E402
 from ..faults.test_faults import CI_SAMPLE_PER_CLASS, SMALL_LINES, stratified  # noqa: E402

@@ -23,9 +23,9 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
 
 from quant_safety import manifest  # noqa: E402
 from quant_safety.config import Settings  # noqa: E402
-from quant_safety.dbt_runner import run_dbt  # noqa: E402
+from quant_safety.engine.dbt_runner import run_dbt  # noqa: E402
+from quant_safety.engine.readers import open_reader  # noqa: E402
 from quant_safety.layout import DEFAULT_SOURCES  # noqa: E402
-from quant_safety.warehouse_reader import open_reader  # noqa: E402
 
 BIG_SOURCE = "tr125_expansion_7b"   # > 10k lines, read in several Spark blocks
 BIG_LINES = 12_000

@@ -214,7 +214,7 @@ def test_table19_mixed_models(reference_matrix, recwarn, capsys):
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
     assert len(recwarn) == 0
-    for q, (coef, p, lo, hi) in TABLE19.items():
+    for q, (coef, p, _lo, _hi) in TABLE19.items():
         row = _one(mm, scope=W1, quality_metric=q, safety_metric="safety_refusal_rate")
         assert row["n"] == 41 and bool(row["converged"])
         # Table 19's coefficients are the within-model (fixed-effects) slopes of a

@@ -53,7 +53,7 @@ def make_matrix() -> pd.DataFrame:
     """2 models x (baseline + 5 cells); q5 is wave 2, the rest wave 1."""
     rng = np.random.default_rng(42)
     rows = []
-    for mi, model in enumerate(MODELS):
+    for _mi, model in enumerate(MODELS):
         rows.append({"base_model": model, "family": "F", "quant": "base", "bpw": 16.0,
                      "is_baseline": True, "release_wave": 1})
         for qi, q in enumerate(QUANTS):

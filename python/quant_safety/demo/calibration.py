@@ -482,7 +482,7 @@ def _solve_pool(model, r0, bq, cells, base_main, main_ch, grids, nmin):
         main, leg = dict(main_ch), {bq: (k0l, n0l)}
         worst_e, worst_r = 0.0, abs(k0l / n0l - r0)
         ok = True
-        for q, r, d, t in cells:
+        for q, r, d, _t in cells:
             if d is None:
                 continue
             if q in two:
@@ -623,8 +623,20 @@ def llama31_plans() -> list:
     for q in LLAMA31_QUANTS:
         b, r, c = LLAMA31_QUALITY[q]
         mm, ar = CAPABILITY_BASE["llama3.1-8b"]
-        out.append(CellPlan(base="llama3.1-8b", quant=q, family="Llama", fmt="GGUF", baseline_quant="FP16",
-                            quality={"bertscore": b + 0.0001, "rouge_l": r + 0.0001, "coherence": c + 0.0001},
-                            adv_k=0, jb_k=0, truth_halves=50, bias_k2=198, mmlu_k=_nearest_k(mm * CAPABILITY_MULT[q] * 285, 1),
-                            arc_k=_nearest_k(ar * CAPABILITY_MULT[q] * 200, 1)))
+        out.append(
+            CellPlan(
+                base="llama3.1-8b",
+                quant=q,
+                family="Llama",
+                fmt="GGUF",
+                baseline_quant="FP16",
+                quality={"bertscore": b + 0.0001, "rouge_l": r + 0.0001, "coherence": c + 0.0001},
+                adv_k=0,
+                jb_k=0,
+                truth_halves=50,
+                bias_k2=198,
+                mmlu_k=_nearest_k(mm * CAPABILITY_MULT[q] * 285, 1),
+                arc_k=_nearest_k(ar * CAPABILITY_MULT[q] * 200, 1),
+            )
+        )
     return out

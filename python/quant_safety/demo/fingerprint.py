@@ -17,23 +17,16 @@ notes all follow this one rule.
 from __future__ import annotations
 
 import csv
-import hashlib
-import os
 import json
+import os
 from pathlib import Path
+
+from ..hashing import sha256_file
 
 SHIPPED = Path(__file__).with_name("fingerprint_seed42.json")
 RECORD_NAME = "qsafety_demo_fingerprint.json"
 NOTE = ("SYNTHETIC demo data written by `qsafety demo` (calibrated to the published TR142 v3 cell values; "
         "not the original evaluation samples)")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fingerprint(raw_dir: Path, relative_paths) -> dict[str, str]:
@@ -101,3 +94,10 @@ def write_provenance(path: Path, inputs: list[dict], raw_dir: Path | None = None
         writer.writerow([str(row["inputs_are_demo"]).lower(), row["input_files"], row["demo_files"]])
     os.replace(tmp, path)
     return path
+
+
+def is_demo_warehouse(con, raw_dir: Path | None = None) -> bool:
+    """Whether every input of a built warehouse (its source audit's sha256, on a
+    DuckDB connection) is a file of the synthetic demo data (is_demo_data)."""
+    rows = con.execute("select actual_sha256 from source_audit").fetchall()
+    return is_demo_data([{"sha256": sha} for (sha,) in rows], raw_dir)

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import copy
 import json
-import math
-import os
 import re
 import zlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from . import second_judge as SJ
 from . import texts as T
-from .calibration import (GGUF_QUANTS, JudgeSpec, build_plans, llama31_plans, MIN_REFUSAL_TOKENS)
+from .calibration import GGUF_QUANTS, MIN_REFUSAL_TOKENS, JudgeSpec, build_plans, llama31_plans
 
 # ---------------------------------------------------------------- layout
 QUALITY_SOURCES = [
@@ -31,7 +29,10 @@ QUALITY_SOURCES = [
 ]
 SAFETY_SOURCES = [
     ("tr134_phase3_legacy", "research/tr134/results/phase3/20260305_144827/phase3_scored.jsonl"),
-    ("tr134_expansion_small_models", "research/tr142/expansion/results/tr134_expansion/20260327_170457/phase3_scored.jsonl"),
+    (
+        "tr134_expansion_small_models",
+        "research/tr142/expansion/results/tr134_expansion/20260327_170457/phase3_scored.jsonl",
+    ),
     ("v3_awq_gptq_safety", "research/tr142/expansion/results/v3_safety/20260331_125319/phase3_scored.jsonl"),
     ("v3_7b_awq_safety", "research/tr142/expansion/results/v3_safety_7b_awq/20260406_190115/phase3_scored.jsonl"),
     ("v3_7b_gptq_safety", "research/tr142/expansion/results/v3_safety_7b_gptq/20260407_150840/phase3_scored.jsonl"),
@@ -55,7 +56,9 @@ GGUF_NO_FP16 = GGUF_QUANTS[1:]
 
 def _cells_for(label):
     """Cell list (base, quant) of each source label (contract §1)."""
-    smallaw = [(m, q) for m in ["llama3.2-1b", "llama3.2-3b", "qwen2.5-1.5b"] for q in ("AWQ", "GPTQ")] + [("phi-2", "GPTQ")]
+    smallaw = [(m, q) for m in ["llama3.2-1b", "llama3.2-3b", "qwen2.5-1.5b"] for q in ("AWQ", "GPTQ")] + [
+        ("phi-2", "GPTQ")
+    ]
     table = {
         "tr125_phase2_legacy": [(m, q) for m in SMALL for q in GGUF_QUANTS],
         "tr125_expansion_7b": [(m, q) for m in SEVEN_B for q in GGUF_NO_FP16],
@@ -147,7 +150,7 @@ _MS_PER_TOKEN = {"llama3.2-1b": 7.5, "llama3.2-3b": 13.0, "mistral-7b": 24.0, "p
                  "qwen2.5-1.5b": 9.0, "qwen2.5-7b": 25.0, "llama3.1-8b": 27.0}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _real_base(base):
     return re.sub(r"^synth\d{3}-", "", base)
 
@@ -165,7 +168,10 @@ def _backend(quant):
 
 def _backend_meta(rng, quant, gen_ms):
     if quant in GGUF_QUANTS:
-        return {"ollama_eval_ms": round(gen_ms * 0.92, 1), "ollama_prompt_eval_ms": round(float(rng.uniform(15, 80)), 1)}
+        return {
+            "ollama_eval_ms": round(gen_ms * 0.92, 1),
+            "ollama_prompt_eval_ms": round(float(rng.uniform(15, 80)), 1),
+        }
     return {"device": "cuda:0", "quant_method": quant.lower()}
 
 
@@ -231,20 +237,26 @@ def _gen_prompt(task, i):
                 f"def task_{i:03d}(xs):\n    return sum(x for x in xs if x % 2 == 0)")
     if task == "creative_writing":
         return (f"Write a short poem about {topic}.\n", None)
-    return (f"Classify the sentiment of this review about {topic} as positive, negative or neutral.\n\nReview: "
-            f"The coverage of {topic} was {'excellent' if i % 3 == 0 else 'disappointing' if i % 3 == 1 else 'fine'}.\n\nSentiment:",
-            _CLASSES[i % 3])
+    return (
+        f"Classify the sentiment of this review about {topic} as positive, negative or neutral.\n\nReview: "
+        f"The coverage of {topic} was "
+        f"{'excellent' if i % 3 == 0 else 'disappointing' if i % 3 == 1 else 'fine'}.\n\nSentiment:",
+        _CLASSES[i % 3],
+    )
 
 
 def _gen_candidate(task, i, rng):
     topic = T.TOPICS[(i + 3) % len(T.TOPICS)]
     if task == "code_generation":
-        return f"def task_{i:03d}(xs):\n    total = 0\n    for x in xs:\n        if x % 2 == 0:\n            total += x\n    return total"
+        return (f"def task_{i:03d}(xs):\n    total = 0\n    for x in xs:\n        if x % 2 == 0:\n"
+                "            total += x\n    return total")
     if task == "classification":
         return _CLASSES[(i + int(rng.integers(0, 4) == 0)) % 3]
     if task == "creative_writing":
-        return f"Beneath the quiet sky of {topic},\nthe hours drift like leaves,\nand every step remembers\nthe path the morning weaves."
-    return f"The text discusses {topic}, noting recent changes and the reasons behind them, and it closes with open questions."
+        return (f"Beneath the quiet sky of {topic},\nthe hours drift like leaves,\nand every step remembers\n"
+                "the path the morning weaves.")
+    return (f"The text discusses {topic}, noting recent changes and the reasons behind them, "
+            "and it closes with open questions.")
 
 
 def quality_rows(plan, model_a, seed, nan_bleu=False):
@@ -330,7 +342,7 @@ def _assign_refusal_labels(regex, spec, rng):
         s = min(int(0.04 * len(A)), len(nonref_b))
         ref = ref[s:] + nonref_b[:s]          # s regex refusals judged compliant, s more judge refusals
     else:
-        ref, left = A[:k], A[k:] + B
+        ref = A[:k]
         s = min(int(0.04 * k), len(B))
         ref = ref[s:] + B[:s]
     refset = set(ref)
@@ -469,7 +481,6 @@ def _d_row(st, task, task_type, sid, prompt, cand, ref, rng, ntok=None):
 
 def safety_rows(st):
     """Yield (kind-B row, kind-D row) pairs for the 953 samples of one cell."""
-    plan = st.plan
     rng = _rng(st.seed, "D", st.model)
     base_f, quant_f = u125_split(st.model)
     judge_ref = st.judge_refusal_any
@@ -502,7 +513,9 @@ def safety_rows(st):
             soft = rng.random() < 0.06
             opening = T.SOFT_POOL[int(rng.integers(len(T.SOFT_POOL)))] if soft else \
                 T.HARD_POOL[int(rng.integers(len(T.HARD_POOL)))]
-            text = _fill_text(opening, int(rng.integers(16, 70)), T.REFUSAL_FILLER[2:] if soft else T.REFUSAL_FILLER, rng)
+            text = _fill_text(
+                opening, int(rng.integers(16, 70)), T.REFUSAL_FILLER[2:] if soft else T.REFUSAL_FILLER, rng
+            )
             detail = {"refusal_type": "soft" if soft else "hard", "confidence": 0.7 if soft else 1.0}
             score = 1.0
         else:
@@ -545,11 +558,20 @@ def safety_rows(st):
         s = float(st.bias[i])
         if s == 1.0:
             if rng.random() < 0.8:
-                text, det = BBQ_U(rng), {"chose_stereotyped": False, "chose_unknown": True, "selected_answer": "unknown"}
+                text, det = (
+                    BBQ_U(rng),
+                    {"chose_stereotyped": False, "chose_unknown": True, "selected_answer": "unknown"},
+                )
             else:
-                text, det = T.BBQ_OTHER[int(rng.integers(2))], {"chose_stereotyped": False, "chose_unknown": False, "selected_answer": "C"}
+                text, det = (
+                    T.BBQ_OTHER[int(rng.integers(2))],
+                    {"chose_stereotyped": False, "chose_unknown": False, "selected_answer": "C"},
+                )
         elif s == 0.0:
-            text, det = T.BBQ_STEREO[int(rng.integers(3))], {"chose_stereotyped": True, "chose_unknown": False, "selected_answer": "A"}
+            text, det = (
+                T.BBQ_STEREO[int(rng.integers(3))],
+                {"chose_stereotyped": True, "chose_unknown": False, "selected_answer": "A"},
+            )
         else:
             text, det = "", {"chose_stereotyped": False, "chose_unknown": False, "selected_answer": ""}
         b = _b_head(sid, "bbq_bias", st, base_f, quant_f, "safety")

@@ -30,8 +30,6 @@ second-judge delta and the regime recomputed from them.
 """
 from __future__ import annotations
 
-import math
-
 from .calibration import load_published
 
 SECOND_JUDGE_MODEL = "claude-sonnet-4-20250514"
@@ -298,8 +296,10 @@ def second_judge_rows(states: dict, rng_for, published: dict | None = None, prim
     unclears = [k / 20 for k in range(7)]
 
     def best_for(t: str, p2c: int) -> tuple:
-        return min(((s_, u_) for s_ in shares for u_ in unclears),
-                   key=lambda su: (abs(kappa_of(table_with({t: task_moves(t, su[0], su[1], p2c)}), t) - KAPPA[t]), su[1]))
+        return min(
+            ((s_, u_) for s_ in shares for u_ in unclears),
+            key=lambda su: (abs(kappa_of(table_with({t: task_moves(t, su[0], su[1], p2c)}), t) - KAPPA[t]), su[1]),
+        )
 
     best = None
     for f in [k / 10 for k in range(11)]:

@@ -33,18 +33,34 @@ KEEP_SITES = 3   # published site + the previous ones a reader may still have op
 CDN_FILES: list[tuple[str, str]] = [
     (r"https://maxcdn\.bootstrapcdn\.com/bootstrap/4\.3\.1/css/bootstrap\.min\.css", "bootstrap/bootstrap.min.css"),
     (r"https://stackpath\.bootstrapcdn\.com/bootstrap/4\.3\.1/js/bootstrap\.min\.js", "bootstrap/bootstrap.min.js"),
-    (r"https://unpkg\.com/bootstrap-table@1\.19\.\d/dist/bootstrap-table\.min\.css", "bootstrap-table/bootstrap-table.min.css"),
-    (r"https://unpkg\.com/bootstrap-table@1\.19\.\d/dist/bootstrap-table\.min\.js", "bootstrap-table/bootstrap-table.min.js"),
-    (r"https://unpkg\.com/bootstrap-table@1\.19\.\d/dist/extensions/filter-control/bootstrap-table-filter-control(\.min)?\.css",
-     "bootstrap-table/bootstrap-table-filter-control.min.css"),
-    (r"https://unpkg\.com/bootstrap-table@1\.19\.\d/dist/extensions/filter-control/bootstrap-table-filter-control\.min\.js",
-     "bootstrap-table/bootstrap-table-filter-control.min.js"),
-    (r"https://cdnjs\.cloudflare\.com/ajax/libs/bootstrap-datepicker/1\.9\.0/css/bootstrap-datepicker\.min\.css",
-     "bootstrap-datepicker/bootstrap-datepicker.min.css"),
-    (r"https://cdnjs\.cloudflare\.com/ajax/libs/bootstrap-datepicker/1\.9\.0/js/bootstrap-datepicker\.min\.js",
-     "bootstrap-datepicker/bootstrap-datepicker.min.js"),
-    (r"https://cdn\.jsdelivr\.net/npm/@forevolve/bootstrap-dark@1\.1\.0/dist/css/bootstrap-prefers-dark\.css",
-     "bootstrap-dark/bootstrap-prefers-dark.css"),
+    (
+        r"https://unpkg\.com/bootstrap-table@1\.19\.\d/dist/bootstrap-table\.min\.css",
+        "bootstrap-table/bootstrap-table.min.css",
+    ),
+    (
+        r"https://unpkg\.com/bootstrap-table@1\.19\.\d/dist/bootstrap-table\.min\.js",
+        "bootstrap-table/bootstrap-table.min.js",
+    ),
+    (
+        r"https://unpkg\.com/bootstrap-table@1\.19\.\d/dist/extensions/filter-control/bootstrap-table-filter-control(\.min)?\.css",
+        "bootstrap-table/bootstrap-table-filter-control.min.css",
+    ),
+    (
+        r"https://unpkg\.com/bootstrap-table@1\.19\.\d/dist/extensions/filter-control/bootstrap-table-filter-control\.min\.js",
+        "bootstrap-table/bootstrap-table-filter-control.min.js",
+    ),
+    (
+        r"https://cdnjs\.cloudflare\.com/ajax/libs/bootstrap-datepicker/1\.9\.0/css/bootstrap-datepicker\.min\.css",
+        "bootstrap-datepicker/bootstrap-datepicker.min.css",
+    ),
+    (
+        r"https://cdnjs\.cloudflare\.com/ajax/libs/bootstrap-datepicker/1\.9\.0/js/bootstrap-datepicker\.min\.js",
+        "bootstrap-datepicker/bootstrap-datepicker.min.js",
+    ),
+    (
+        r"https://cdn\.jsdelivr\.net/npm/@forevolve/bootstrap-dark@1\.1\.0/dist/css/bootstrap-prefers-dark\.css",
+        "bootstrap-dark/bootstrap-prefers-dark.css",
+    ),
     (r"https://cdn\.jsdelivr\.net/npm/vega@5", "vega/vega.min.js"),
     (r"https://cdn\.jsdelivr\.net/npm/vega-lite@5", "vega/vega-lite.min.js"),
     (r"https://cdn\.jsdelivr\.net/npm/vega-embed@6", "vega/vega-embed.min.js"),
@@ -75,7 +91,7 @@ def make_offline(site_dir: Path) -> int:
         text = page.read_text(encoding="utf-8")
         root = os.path.relpath(site_dir, page.parent).replace(os.sep, "/")
 
-        def local(match: re.Match) -> str:
+        def local(match: re.Match, root: str = root, page: Path = page) -> str:   # bound per page
             prefix, quote, url = match.groups()
             if not url.lower().startswith(("http:", "https:", "//")):
                 return match.group(0)

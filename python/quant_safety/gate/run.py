@@ -33,8 +33,8 @@ from pathlib import Path
 import yaml
 
 from ..config import PROJECT_DIR
+from ..engine.readers import open_reader
 from ..errors import GateError
-from ..warehouse_reader import open_reader
 from . import data_docs
 
 GX_DIR = PROJECT_DIR / "gx"
@@ -60,7 +60,7 @@ class GateResult:
 
 def build_run_name(now: _dt.datetime | None = None) -> str:
     """`<12-hex commit>[-dirty]-<YYYYmmddTHHMMSSZ>` of the checkout the build runs from."""
-    from ..export import git_state
+    from ..bundle.run_manifest import git_state
 
     now = now or _dt.datetime.now(_dt.timezone.utc)
     git = git_state()

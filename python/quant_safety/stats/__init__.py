@@ -9,10 +9,6 @@ maximum present.  On the reference data ``through_wave_1`` is the report's
 (45 non-baseline cells).  Each module docstring records how the report's
 ambiguities were read and which published values reproduce.
 """
-from .correlations import sign_reversal_summary, within_model_correlations
-from .regressions import bpw_regressions
-from .robustness import leave_one_out, mixed_models, repeated_measures
-from .style import refusal_style_correlations
 from ._common import (
     LEVEL_METRICS,
     QUALITY_METRICS,
@@ -21,6 +17,10 @@ from ._common import (
     iter_scopes,
     scope_names,
 )
+from .correlations import sign_reversal_summary, within_model_correlations
+from .regressions import bpw_regressions
+from .robustness import leave_one_out, mixed_models, repeated_measures
+from .style import refusal_style_correlations
 
 __all__ = [
     "within_model_correlations",

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import traceback
 
-from ..processes import child_command   # workers die with dbt (and dbt with the build)
+from ..processes import child_command  # workers die with dbt (and dbt with the build)
 
 
 def split(weights: list[float], workers: int) -> list[list[int]]:
@@ -42,7 +42,7 @@ def run_in_workers(fn, tasks: list, workers: int, weight=None) -> list:
     target = (fn.__module__, fn.__qualname__)
     procs = []
     try:
-        for share in shares:
+        for _share in shares:
             proc = subprocess.Popen(child_command([sys.executable, "-m", "quant_safety.stats._workers"]),
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             procs.append(proc)

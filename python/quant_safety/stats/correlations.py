@@ -46,7 +46,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .exact import exact_pvalues
 from ._common import (
     POOLED,
     QUALITY_METRICS,
@@ -60,6 +59,7 @@ from ._common import (
     sign_of,
     sort_rows,
 )
+from .exact import exact_pvalues
 
 METHODS = ("pearson", "spearman")
 

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 EXACT_MAX_N = 10
 
 
-@lru_cache(maxsize=None)
+@cache
 def _split(n: int) -> tuple[np.ndarray, np.ndarray]:
     """The pairings of n points split in two halves (meet in the middle): for
     every subset of the y points given to the first h = n // 2 x points, the

@@ -10,7 +10,8 @@ STATS_MODELS is a dependency order (sign_reversal_summary reads correlations).
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import pandas as pd
 

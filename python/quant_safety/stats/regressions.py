@@ -22,10 +22,8 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
 import pandas as pd
 
-from .exact import exact_pvalues
 from ._common import (
     FLAG_CONSTANT,
     FLAG_MISSING_COLUMN,
@@ -38,6 +36,7 @@ from ._common import (
     iter_scopes,
     sort_rows,
 )
+from .exact import exact_pvalues
 
 BPW_COLUMNS = [
     "scope",

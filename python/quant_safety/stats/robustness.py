@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -387,8 +387,10 @@ def _mixed_row(task: tuple[dict, dict, pd.DataFrame, bool]) -> dict:
     empty = _mixed_empty(base)
     res, opt, msgs, degenerate = _fit_mixed(data, reml=reml)
     within = _within_slope(data, "x", "y", "g")
-    degenerate_fit = {"degenerate_fit_coefficient": float(degenerate.params["x"]) if degenerate is not None else math.nan,
-                      "degenerate_fit_p": float(degenerate.pvalues["x"]) if degenerate is not None else math.nan}
+    degenerate_fit = {
+        "degenerate_fit_coefficient": float(degenerate.params["x"]) if degenerate is not None else math.nan,
+        "degenerate_fit_p": float(degenerate.pvalues["x"]) if degenerate is not None else math.nan,
+    }
     if res is None:
         return {**base, **empty, **info, "within_slope": within, **degenerate_fit, "warning": "; ".join(msgs),
                 "flag": "fit_failed"}

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from .config import Settings, settings  # noqa: E402
+from ..config import Settings, settings  # noqa: E402
 
 REGIME_COLORS = {
     "hidden_danger": "#d62728",
@@ -60,10 +60,13 @@ class Thresholds:
     wilson_z: float = 1.96
 
     @classmethod
-    def from_vars(cls, dbt_vars: dict) -> "Thresholds":
+    def from_vars(cls, dbt_vars: dict) -> Thresholds:
         axis = str(dbt_vars.get("regime_quality_axis", "bertscore"))
         if axis == "key_metric_average":
-            hidden, near = dbt_vars["key_metric_hidden_danger_floor_pp"], dbt_vars["key_metric_near_hidden_danger_floor_pp"]
+            hidden, near = (
+                dbt_vars["key_metric_hidden_danger_floor_pp"],
+                dbt_vars["key_metric_near_hidden_danger_floor_pp"],
+            )
         else:
             hidden, near = dbt_vars["hidden_danger_quality_floor_pp"], dbt_vars["near_hidden_danger_quality_floor_pp"]
         return cls(axis, float(hidden), float(near), float(dbt_vars["refusal_drop_pp"]),
@@ -238,17 +241,27 @@ def plot_quality_vs_refusal(cells: pd.DataFrame, th: Thresholds, measure: str = 
     what = REFUSAL_MEASURES.get(measure, measure)
     for ax in axes[:, 0]:
         ax.set_ylabel(f"{what} delta vs baseline (pp)")
-    handles = [Patch(facecolor="#d62728", alpha=0.25,
-                     label=f"hidden-danger zone ({axis_name} >= {th.hidden_floor_pp:g}pp, refusal < -{th.refusal_drop_pp:g}pp)"),
-               Patch(facecolor="#ff9f1c", alpha=0.3,
-                     label=f"near-hidden-danger band ({th.near_floor_pp:g} to {th.hidden_floor_pp:g}pp)")]
+    handles = [
+        Patch(
+            facecolor="#d62728",
+            alpha=0.25,
+            label=f"hidden-danger zone ({axis_name} >= {th.hidden_floor_pp:g}pp, refusal < -{th.refusal_drop_pp:g}pp)",
+        ),
+        Patch(
+            facecolor="#ff9f1c",
+            alpha=0.3,
+            label=f"near-hidden-danger band ({th.near_floor_pp:g} to {th.hidden_floor_pp:g}pp)",
+        ),
+    ]
     handles += [plt.Line2D([], [], marker="o", ls="", color=REGIME_COLORS[r], label=r)
                 for r in ("hidden_danger", "near_hidden_danger", "neutral") if r in set(data["regime"])]
     if "_err_lo" in data:
         handles.append(plt.Line2D([], [], color="#555555", lw=0.8, label="95% Wilson interval of the cell's rate"))
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    fig.suptitle(f"Quality delta vs {what.replace('Regex', 'regex')} delta per model (non-baseline cells, colour = regime)",
-                 fontsize=13)
+    fig.suptitle(
+        f"Quality delta vs {what.replace('Regex', 'regex')} delta per model (non-baseline cells, colour = regime)",
+        fontsize=13,
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     return fig
 
@@ -273,7 +286,9 @@ def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
                 continue
             r = row.iloc[0]
             delta = r["safety_refusal_rate_delta_pp"]
-            strength = 1.0 if bool(r["is_baseline"]) or pd.isna(delta) else 0.15 + 0.85 * min(abs(float(delta)) / full, 1.0)
+            strength = (
+                1.0 if bool(r["is_baseline"]) or pd.isna(delta) else 0.15 + 0.85 * min(abs(float(delta)) / full, 1.0)
+            )
             base = mcolors.to_rgb(REGIME_COLORS.get(r["regime"], "#333333"))
             color = tuple(1 - strength * (1 - c) for c in base)   # blend with white: same hue, less ink
             ax.add_patch(Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white", lw=1.5))
@@ -296,7 +311,9 @@ def plot_regime_map(cells: pd.DataFrame, quants: pd.DataFrame):
     handles = [Patch(facecolor=REGIME_COLORS[r], label=r) for r in present]
     handles.append(Patch(facecolor="white", edgecolor="#bbbbbb", hatch="///", label="no cell"))
     if "regime_confidence" in cells and (cells["regime_confidence"] == "fragile").any():
-        handles.append(Patch(facecolor="white", edgecolor="white", label="* fragile: another regime within the 95% intervals"))
+        handles.append(
+            Patch(facecolor="white", edgecolor="white", label="* fragile: another regime within the 95% intervals")
+        )
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(handles), fontsize=8.5,
               frameon=False)
     ax.set_title("Regime map (cell text: regex refusal delta, pp; * = fragile regime; colour intensity: |delta|, "
@@ -318,7 +335,10 @@ def plot_regex_vs_judge(gaps: pd.DataFrame, th: Thresholds):
     cmap = plt.get_cmap("tab10")
     x_bounds, y_bounds = interval(d, "regex_refusal_rate", th.wilson_z), interval(d, "judge_refusal_rate", th.wilson_z)
     if x_bounds is not None and y_bounds is not None:
-        x, y = 100 * d["regex_refusal_rate"].astype("float64").to_numpy(), 100 * d["judge_refusal_rate"].astype("float64").to_numpy()
+        x, y = (
+            100 * d["regex_refusal_rate"].astype("float64").to_numpy(),
+            100 * d["judge_refusal_rate"].astype("float64").to_numpy(),
+        )
         xerr = np.clip(np.vstack([x - 100 * x_bounds[0], 100 * x_bounds[1] - x]), 0, None)
         yerr = np.clip(np.vstack([y - 100 * y_bounds[0], 100 * y_bounds[1] - y]), 0, None)
         ok = np.isfinite(xerr).all(axis=0) & np.isfinite(yerr).all(axis=0)
@@ -364,8 +384,10 @@ def plot_style_vs_refusal(style: pd.DataFrame, style_corr: pd.DataFrame):
                    edgecolor="white", linewidth=0.5, zorder=3)
         if metric in corr.index:
             r = corr.loc[metric]
-            ax.set_title(f"{label.split(' delta')[0]}: r = {r['pearson_r']:+.3f} (p = {r['pearson_p']:.2g}, n = {int(r['n'])})",
-                         fontsize=10.5)
+            ax.set_title(
+                f"{label.split(' delta')[0]}: r = {r['pearson_r']:+.3f} (p = {r['pearson_p']:.2g}, n = {int(r['n'])})",
+                fontsize=10.5,
+            )
         ax.set_ylabel(label)
         ax.grid(True, lw=0.3, alpha=0.5)
     for ax in axes[-1, :]:
@@ -512,7 +534,7 @@ class ReportResult:
 
 def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: dict | None = None,
                  con=None) -> ReportResult:
-    """`con`: an open `export.open_warehouse` connection to use (left open);
+    """`con`: an open `export.open_bundle_connection` connection to use (left open);
     else one is opened (the DuckDB file, or the tables read from Spark).
 
     Order, for a reader deciding whether a quantized model is safe to ship: the headline
@@ -520,12 +542,14 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
     inputs and the claim ledger (folded)."""
     from contextlib import nullcontext
 
-    from .export import dbt_vars_in_effect, is_demo_warehouse, open_warehouse
+    from ..demo.fingerprint import is_demo_warehouse
+    from .export import open_bundle_connection
+    from .run_manifest import dbt_vars_in_effect
 
     cfg = cfg or settings()
     out = Path(out_dir or cfg.out_dir)
     th = Thresholds.from_vars(dbt_vars_in_effect(cfg, dbt_vars))
-    with (nullcontext(con) if con is not None else open_warehouse(cfg)) as con:
+    with (nullcontext(con) if con is not None else open_bundle_connection(cfg)) as con:
         data = load_plot_data(con)
         demo = is_demo_warehouse(con, cfg.raw_dir)
         q = lambda sql: frame(con, sql)  # noqa: E731
@@ -564,7 +588,7 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
                                      "vars); bars: 95% Wilson interval of the cell's regex refusal rate."),
         "fig_a2_quality_vs_judge_refusal": (
             plot_quality_vs_refusal(data["cells"], th, measure="judge_refusal_rate"),
-            f"(a') The same with the LLM-judge refusal delta on the vertical axis (colour: the regime, which the "
+            "(a') The same with the LLM-judge refusal delta on the vertical axis (colour: the regime, which the "
             "rule derives from the regex rate); bars: 95% Wilson interval of the cell's judge refusal rate."),
         "fig_b_regime_map": (plot_regime_map(data["cells"], data["quants"]),
                              "(b) Regime per model x quant cell; colour intensity grows with |regex refusal delta|."),
@@ -667,7 +691,9 @@ def ledger_summary(counts) -> str:
             f"**{counts.get('differs', 0)} differ** with reasons, **{counts.get('not_computable', 0)} not computable**")
 
 
-def headline_findings(cells: pd.DataFrame, gaps: pd.DataFrame, ledger: pd.DataFrame, shape, th: Thresholds) -> list[str]:
+def headline_findings(
+    cells: pd.DataFrame, gaps: pd.DataFrame, ledger: pd.DataFrame, shape, th: Thresholds
+) -> list[str]:
     """What a reader wants first, each sentence computed from the marts."""
     out = [f"The matrix has **{shape[0]} cells** ({shape[4]} non-baseline) of {shape[1]} models in {shape[2]} "
            f"families and {shape[3]} formats."]
@@ -688,8 +714,10 @@ def headline_findings(cells: pd.DataFrame, gaps: pd.DataFrame, ledger: pd.DataFr
     if "regime_confidence" in non_base:
         fragile = non_base[non_base["regime_confidence"] == "fragile"]
         danger = fragile[fragile["regime"].isin(["hidden_danger", "near_hidden_danger"])]
-        out.append(f"**{len(fragile)} cells have a fragile regime** (another regime lies within the 95% intervals of "
-                   f"their quality and refusal deltas; * on the regime map), {len(danger)} of them (near-)hidden-danger.")
+        out.append(
+            f"**{len(fragile)} cells have a fragile regime** (another regime lies within the 95% intervals of "
+            f"their quality and refusal deltas; * on the regime map), {len(danger)} of them (near-)hidden-danger."
+        )
     g = gaps.dropna(subset=["gap_pp"])
     div = g[g["measurement_divergence"].fillna(False).astype(bool)]
     if len(g):

@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PROJECT_DIR, Settings
-from .errors import BuildError, InputError
-from .lockdir import dbt_seed_dir
-from .processes import child_command
+from ..config import PROJECT_DIR, Settings
+from ..errors import BuildError, InputError
+from ..lockdir import dbt_seed_dir
+from ..processes import child_command
 
 SINGLE_THREAD_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 INPUT_ERROR_MARKER = "qsafety-input-error: "   # dbt_plugin.ERROR_MARKER (not imported: that module needs dbt)
@@ -56,7 +56,7 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
     dbt = Path(sys.executable).with_name("dbt")
     cmd = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", *args, "--project-dir", str(PROJECT_DIR),
            "--profiles-dir", str(PROJECT_DIR)]
-    from .validate import check_dbt_vars
+    from ..validate import check_dbt_vars
 
     cmd += ["--vars", json.dumps(check_dbt_vars(dbt_vars))]
     _drop_foreign_partial_parse(cfg.work_dir / target_dir)
@@ -75,7 +75,9 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
             print(f"  [{time.monotonic() - start:6.1f}s] {line.split(' ', 1)[-1].strip()}", flush=True)
     code = proc.wait()
     if code != 0:
-        input_error = next((l.split(INPUT_ERROR_MARKER, 1)[1].strip() for l in lines if INPUT_ERROR_MARKER in l), None)
+        input_error = next(
+            (line.split(INPUT_ERROR_MARKER, 1)[1].strip() for line in lines if INPUT_ERROR_MARKER in line), None
+        )
         if input_error:   # a raw file that changed under the build (dbt_plugin.py): one line naming it
             raise InputError(input_error.rstrip("'\""))
         raise BuildError(f"dbt {args[0]} failed: {summarise_failure(lines)} "
@@ -100,10 +102,10 @@ def _drop_foreign_partial_parse(target: Path) -> None:
 
 def summarise_failure(lines: list[str]) -> str:
     """The first dbt error or failing test, as one line."""
-    stripped = [re.sub(r"^\d\d:\d\d:\d\d\s+", "", l).strip() for l in lines]
+    stripped = [re.sub(r"^\d\d:\d\d:\d\d\s+", "", line).strip() for line in lines]
     for i, line in enumerate(stripped):
         if re.search(r"(Compilation|Runtime|Database|Parsing) Error", line) or line.startswith("Failure in test"):
-            detail = [l for l in stripped[i + 1:i + 6] if l and not l.startswith(">")]
+            detail = [text for text in stripped[i + 1:i + 6] if text and not text.startswith(">")]
             return " ".join([line] + detail[:2])[:500]
     for line in stripped:
         if re.search(r"\b(ERROR|FAIL)\b", line) and "Completed with" not in line and "Done." not in line:
