@@ -8,6 +8,7 @@ vocabularies, hostile values and names must stop the compilation or stay literal
 project's own seeds must all render (their values are checked on the demo warehouse by
 tests/deliverables/test_claim_ledger.py).
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,10 +22,21 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-MACRO_FILES = [ROOT / "macros" / "reporting" / "claim_computations.sql", ROOT / "macros" / "engine" / "quoting.sql",
-               ROOT / "macros" / "marts" / "numeric.sql"]
-COMPUTATION_COLUMNS = ["claim_id", "computes", "relation", "aggregate", "value_column", "bundle_filter",
-                       "test_operator", "test_threshold_var"]
+MACRO_FILES = [
+    ROOT / "macros" / "reporting" / "claim_computations.sql",
+    ROOT / "macros" / "engine" / "quoting.sql",
+    ROOT / "macros" / "marts" / "numeric.sql",
+]
+COMPUTATION_COLUMNS = [
+    "claim_id",
+    "computes",
+    "relation",
+    "aggregate",
+    "value_column",
+    "bundle_filter",
+    "test_operator",
+    "test_threshold_var",
+]
 FILTER_COLUMNS = ["claim_id", "computes", "clause", "filter_column", "operator", "filter_value", "filter_var"]
 
 
@@ -61,6 +73,7 @@ def render(computations: list[dict], filters: list[dict], relations: list[str], 
             except _Return as r:
                 return r.value
             return str(out)
+
         return wrapped
 
     def lookup(name):
@@ -93,11 +106,18 @@ def render(computations: list[dict], filters: list[dict], relations: list[str], 
     project_vars = dict(yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"])
     project_vars.update(variables or {})
     env = jinja2.Environment(extensions=["jinja2.ext.do"])
-    env.globals.update({
-        "quant_safety": Namespace(), "adapter": Adapter(), "execute": True, "run_query": run_query,
-        "return": _raise_return, "exceptions": type("E", (), {"raise_compiler_error": staticmethod(_raise_compile)}),
-        "modules": type("M", (), {"re": re}), "var": lambda name, default=None: project_vars.get(name, default),
-    })
+    env.globals.update(
+        {
+            "quant_safety": Namespace(),
+            "adapter": Adapter(),
+            "execute": True,
+            "run_query": run_query,
+            "return": _raise_return,
+            "exceptions": type("E", (), {"raise_compiler_error": staticmethod(_raise_compile)}),
+            "modules": type("M", (), {"re": re}),
+            "var": lambda name, default=None: project_vars.get(name, default),
+        }
+    )
     for path in MACRO_FILES:
         modules.append(env.from_string(path.read_text()).module)
     return lookup("claim_computations")("COMPUTATIONS", "FILTERS", relations)
@@ -119,7 +139,9 @@ COLUMNS = ["base_model", "quant", "release_wave", "scope", "x", "ok"]
 @pytest.fixture(scope="module")
 def con():
     con = duckdb.connect()
-    con.execute("create table t (base_model varchar, quant varchar, release_wave integer, scope varchar, x double, ok boolean)")
+    con.execute(
+        "create table t (base_model varchar, quant varchar, release_wave integer, scope varchar, x double, ok boolean)"
+    )
     con.executemany("insert into t values (?, ?, ?, ?, ?, ?)", ROWS)
     yield con
     con.close()
@@ -148,7 +170,13 @@ EVERY = lambda r: True  # noqa: E731
 CASES = [
     # (aggregate, value_column, filters, python aggregate over the matching rows)
     ("count", None, [("quant", "in", "AWQ|GPTQ")], AWQ_GPTQ, len),
-    ("count_distinct", "base_model", [("quant", "in", "AWQ|GPTQ")], AWQ_GPTQ, lambda rs: len({r["base_model"] for r in rs})),
+    (
+        "count_distinct",
+        "base_model",
+        [("quant", "in", "AWQ|GPTQ")],
+        AWQ_GPTQ,
+        lambda rs: len({r["base_model"] for r in rs}),
+    ),
     ("sum", "x", [], EVERY, of_x(sum)),
     ("min", "x", [("ok", "is_true")], lambda r: r["ok"] is True, of_x(min)),
     ("max", "x", [("ok", "is_false")], lambda r: r["ok"] is False, of_x(max)),
@@ -159,10 +187,20 @@ CASES = [
     ("median", "x", [("x", ">=", "-1")], lambda r: r["x"] is not None and r["x"] >= -1, of_x(statistics.median)),
     ("exact_avg", "x", [("x", "not_null")], lambda r: r["x"] is not None, of_x(statistics.fmean)),
     ("sum_true", "ok", [], EVERY, lambda rs: sum(1 for r in rs if r["ok"] is True)),
-    ("pct_true", "ok", [("quant", "=", "AWQ")], lambda r: r["quant"] == "AWQ",
-     lambda rs: 100.0 * sum(1 for r in rs if r["ok"] is True) / len(rs)),
-    ("majority_true", "ok", [("quant", "in", "AWQ|GPTQ")], AWQ_GPTQ,
-     lambda rs: int(len(rs) > 0 and 2 * sum(1 for r in rs if r["ok"] is True) >= len(rs))),
+    (
+        "pct_true",
+        "ok",
+        [("quant", "=", "AWQ")],
+        lambda r: r["quant"] == "AWQ",
+        lambda rs: 100.0 * sum(1 for r in rs if r["ok"] is True) / len(rs),
+    ),
+    (
+        "majority_true",
+        "ok",
+        [("quant", "in", "AWQ|GPTQ")],
+        AWQ_GPTQ,
+        lambda rs: int(len(rs) > 0 and 2 * sum(1 for r in rs if r["ok"] is True) >= len(rs)),
+    ),
     ("majority_true", "ok", [("quant", "=", "none")], lambda r: False, lambda rs: 0),
 ]
 
@@ -170,11 +208,31 @@ CASES = [
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_each_aggregate_on_the_whole_warehouse_and_on_release_wave_1(con, case):
     aggregate, column, filters, pred, py = CASES[case]
-    computed = render([{"claim_id": "C", "computes": "value_and_47cell", "relation": "t", "aggregate": aggregate,
-                        "value_column": column, "bundle_filter": "release_wave"}],
-                      [{"claim_id": "C", "computes": "value_and_47cell", "clause": "where", "filter_column": c,
-                        "operator": op, "filter_value": v} for c, op, *rest in filters for v in (rest or [None])],
-                      ["t"])
+    computed = render(
+        [
+            {
+                "claim_id": "C",
+                "computes": "value_and_47cell",
+                "relation": "t",
+                "aggregate": aggregate,
+                "value_column": column,
+                "bundle_filter": "release_wave",
+            }
+        ],
+        [
+            {
+                "claim_id": "C",
+                "computes": "value_and_47cell",
+                "clause": "where",
+                "filter_column": c,
+                "operator": op,
+                "filter_value": v,
+            }
+            for c, op, *rest in filters
+            for v in (rest or [None])
+        ],
+        ["t"],
+    )
     assert [c["id"] for c in computed] == ["C"] and computed[0]["text"] is None
     for slot, wave_1 in (("value", False), ("value_47cell", True)):
         expected = py(rows_where(pred, wave_1))
@@ -185,23 +243,89 @@ def test_each_aggregate_on_the_whole_warehouse_and_on_release_wave_1(con, case):
 def test_value_flag_test_and_scope(con):
     comps = [
         {"claim_id": "V", "computes": "value", "relation": "t", "aggregate": "value", "value_column": "x"},
-        {"claim_id": "F", "computes": "value_and_47cell", "relation": "t", "aggregate": "flag", "bundle_filter": "scope"},
-        {"claim_id": "T", "computes": "value", "relation": "t", "aggregate": "max_abs", "value_column": "x",
-         "test_operator": "<", "test_threshold_var": "floor_tight_tolerance_pp"},
-        {"claim_id": "S", "computes": "value_and_47cell", "relation": "t", "aggregate": "count", "bundle_filter": "scope"},
+        {
+            "claim_id": "F",
+            "computes": "value_and_47cell",
+            "relation": "t",
+            "aggregate": "flag",
+            "bundle_filter": "scope",
+        },
+        {
+            "claim_id": "T",
+            "computes": "value",
+            "relation": "t",
+            "aggregate": "max_abs",
+            "value_column": "x",
+            "test_operator": "<",
+            "test_threshold_var": "floor_tight_tolerance_pp",
+        },
+        {
+            "claim_id": "S",
+            "computes": "value_and_47cell",
+            "relation": "t",
+            "aggregate": "count",
+            "bundle_filter": "scope",
+        },
         {"claim_id": "W", "computes": "value", "relation": "t", "aggregate": "max", "value_column": "x"},
-        {"claim_id": "W", "computes": "value_47cell", "relation": "t", "aggregate": "min", "value_column": "x",
-         "bundle_filter": "release_wave"},
+        {
+            "claim_id": "W",
+            "computes": "value_47cell",
+            "relation": "t",
+            "aggregate": "min",
+            "value_column": "x",
+            "bundle_filter": "release_wave",
+        },
         {"claim_id": "X", "computes": "text", "relation": "t", "aggregate": "min", "value_column": "quant"},
     ]
     filters = [
-        {"claim_id": "V", "computes": "value", "clause": "where", "filter_column": "base_model", "operator": "=", "filter_value": "m2"},
-        {"claim_id": "V", "computes": "value", "clause": "where", "filter_column": "quant", "operator": "=", "filter_value": "AWQ"},
-        {"claim_id": "F", "computes": "value_and_47cell", "clause": "where", "filter_column": "base_model", "operator": "=", "filter_value": "m3"},
-        {"claim_id": "F", "computes": "value_and_47cell", "clause": "flag", "filter_column": "x", "operator": ">", "filter_value": "0"},
-        {"claim_id": "F", "computes": "value_and_47cell", "clause": "flag", "filter_column": "ok", "operator": "is_true"},
+        {
+            "claim_id": "V",
+            "computes": "value",
+            "clause": "where",
+            "filter_column": "base_model",
+            "operator": "=",
+            "filter_value": "m2",
+        },
+        {
+            "claim_id": "V",
+            "computes": "value",
+            "clause": "where",
+            "filter_column": "quant",
+            "operator": "=",
+            "filter_value": "AWQ",
+        },
+        {
+            "claim_id": "F",
+            "computes": "value_and_47cell",
+            "clause": "where",
+            "filter_column": "base_model",
+            "operator": "=",
+            "filter_value": "m3",
+        },
+        {
+            "claim_id": "F",
+            "computes": "value_and_47cell",
+            "clause": "flag",
+            "filter_column": "x",
+            "operator": ">",
+            "filter_value": "0",
+        },
+        {
+            "claim_id": "F",
+            "computes": "value_and_47cell",
+            "clause": "flag",
+            "filter_column": "ok",
+            "operator": "is_true",
+        },
         {"claim_id": "T", "computes": "value", "clause": "where", "filter_column": "ok", "operator": "is_true"},
-        {"claim_id": "X", "computes": "text", "clause": "where", "filter_column": "x", "operator": "<", "filter_var": "claim_significance_level"},
+        {
+            "claim_id": "X",
+            "computes": "text",
+            "clause": "where",
+            "filter_column": "x",
+            "operator": "<",
+            "filter_var": "claim_significance_level",
+        },
     ]
     out = {c["id"]: c for c in render(comps, filters, ["t"], {"floor_tight_tolerance_pp": 7})}
     assert scalar(con, out["V"]["value"]) == 2.0 and out["V"]["value_47cell"] is None
@@ -211,31 +335,45 @@ def test_value_flag_test_and_scope(con):
     assert scalar(con, out["T"]["value"]) == 0
     assert scalar(con, out["S"]["value"]) == 5 and scalar(con, out["S"]["value_47cell"]) == 2
     assert scalar(con, out["W"]["value"]) == 7.25 and scalar(con, out["W"]["value_47cell"]) == 1.5
-    assert scalar(con, out["X"]["text"]) == "AWQ" and out["X"]["value"] is None   # x < 0.05: -4.0 (GPTQ), -0.5 (AWQ)
+    assert scalar(con, out["X"]["text"]) == "AWQ" and out["X"]["value"] is None  # x < 0.05: -4.0 (GPTQ), -0.5 (AWQ)
 
 
 def test_a_hostile_text_value_stays_a_literal(con):
     payload = "AWQ' or '1' = '1"
-    out = render([{"claim_id": "H", "computes": "value", "relation": "t", "aggregate": "count"}],
-                 [{"claim_id": "H", "computes": "value", "clause": "where", "filter_column": "quant", "operator": "in",
-                   "filter_value": payload + "|GPTQ"}], ["t"])
+    out = render(
+        [{"claim_id": "H", "computes": "value", "relation": "t", "aggregate": "count"}],
+        [
+            {
+                "claim_id": "H",
+                "computes": "value",
+                "clause": "where",
+                "filter_column": "quant",
+                "operator": "in",
+                "filter_value": payload + "|GPTQ",
+            }
+        ],
+        ["t"],
+    )
     assert scalar(con, out[0]["value"]) == 2
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"relation": "matrix"}, "is not one of t"),
-    ({"aggregate": "stddev"}, "aggregate"),
-    ({"computes": "value_twice"}, "computes"),
-    ({"value_column": "x; drop table t"}, "is not a column name"),
-    ({"value_column": None}, "needs a value_column"),
-    ({"aggregate": "count"}, "takes no value_column"),
-    ({"computes": "value_and_47cell"}, "needs a bundle_filter"),
-    ({"computes": "value_and_47cell", "bundle_filter": "release"}, "bundle_filter"),
-    ({"test_operator": "<"}, "is not a var"),
-    ({"test_operator": "=", "test_threshold_var": "refusal_drop_pp"}, "test_operator"),
-    ({"test_operator": "<", "test_threshold_var": "phase6_task"}, "is not a number"),
-    ({"test_operator": "<", "test_threshold_var": "no_such_var"}, "is not a var"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"relation": "matrix"}, "is not one of t"),
+        ({"aggregate": "stddev"}, "aggregate"),
+        ({"computes": "value_twice"}, "computes"),
+        ({"value_column": "x; drop table t"}, "is not a column name"),
+        ({"value_column": None}, "needs a value_column"),
+        ({"aggregate": "count"}, "takes no value_column"),
+        ({"computes": "value_and_47cell"}, "needs a bundle_filter"),
+        ({"computes": "value_and_47cell", "bundle_filter": "release"}, "bundle_filter"),
+        ({"test_operator": "<"}, "is not a var"),
+        ({"test_operator": "=", "test_threshold_var": "refusal_drop_pp"}, "test_operator"),
+        ({"test_operator": "<", "test_threshold_var": "phase6_task"}, "is not a number"),
+        ({"test_operator": "<", "test_threshold_var": "no_such_var"}, "is not a var"),
+    ],
+)
 def test_a_computation_outside_the_vocabulary_stops_the_compilation(change, message):
     row = {"claim_id": "B", "computes": "value", "relation": "t", "aggregate": "max", "value_column": "x"} | change
     with pytest.raises(CompileError, match=message) as err:
@@ -243,27 +381,48 @@ def test_a_computation_outside_the_vocabulary_stops_the_compilation(change, mess
     assert '"B"' in str(err.value)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"operator": "like"}, "filter operator"),
-    ({"operator": "<", "filter_value": "1 or 1 = 1"}, "is not a number"),
-    ({"operator": "<", "filter_value": "1", "filter_var": "refusal_drop_pp"}, "not both"),
-    ({"operator": "=", "filter_value": None}, "needs a filter_value"),
-    ({"operator": "is_true", "filter_value": "x"}, "takes no value"),
-    ({"filter_column": 'x" or "1'}, "is not a column name"),
-    ({"clause": "flag"}, "only with aggregate flag"),
-    ({"clause": "having"}, "filter clause"),
-    ({"computes": "text"}, "no claim_computations row"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"operator": "like"}, "filter operator"),
+        ({"operator": "<", "filter_value": "1 or 1 = 1"}, "is not a number"),
+        ({"operator": "<", "filter_value": "1", "filter_var": "refusal_drop_pp"}, "not both"),
+        ({"operator": "=", "filter_value": None}, "needs a filter_value"),
+        ({"operator": "is_true", "filter_value": "x"}, "takes no value"),
+        ({"filter_column": 'x" or "1'}, "is not a column name"),
+        ({"clause": "flag"}, "only with aggregate flag"),
+        ({"clause": "having"}, "filter clause"),
+        ({"computes": "text"}, "no claim_computations row"),
+    ],
+)
 def test_a_filter_outside_the_vocabulary_stops_the_compilation(change, message):
-    row = {"claim_id": "B", "computes": "value", "clause": "where", "filter_column": "x", "operator": ">",
-           "filter_value": "1"} | change
+    row = {
+        "claim_id": "B",
+        "computes": "value",
+        "clause": "where",
+        "filter_column": "x",
+        "operator": ">",
+        "filter_value": "1",
+    } | change
     with pytest.raises(CompileError, match=message):
-        render([{"claim_id": "B", "computes": "value", "relation": "t", "aggregate": "max", "value_column": "x"}], [row], ["t"])
+        render(
+            [{"claim_id": "B", "computes": "value", "relation": "t", "aggregate": "max", "value_column": "x"}],
+            [row],
+            ["t"],
+        )
 
 
 def test_two_computations_of_one_output_stop_the_compilation():
-    rows = [{"claim_id": "D", "computes": "value", "relation": "t", "aggregate": "count"},
-            {"claim_id": "D", "computes": "value_and_47cell", "relation": "t", "aggregate": "count", "bundle_filter": "scope"}]
+    rows = [
+        {"claim_id": "D", "computes": "value", "relation": "t", "aggregate": "count"},
+        {
+            "claim_id": "D",
+            "computes": "value_and_47cell",
+            "relation": "t",
+            "aggregate": "count",
+            "bundle_filter": "scope",
+        },
+    ]
     with pytest.raises(CompileError, match="a second computation of value"):
         render(rows, [], ["t"])
     with pytest.raises(CompileError, match="needs filters of clause flag"):
@@ -281,7 +440,7 @@ def test_the_project_seeds_render_every_claim_once():
     model = (ROOT / "models" / "reporting" / "claim_ledger.sql").read_text()
     listed = re.search(r"set relations = \[(.*?)\]", model, re.S).group(1)
     relations = re.findall(r"'([a-z0-9_]+)'", listed)
-    for name in relations:   # each one is a CTE of the model
+    for name in relations:  # each one is a CTE of the model
         assert re.search(rf"^(with )?{name} as \(", model, re.M), name
     computed = render(_seed("claim_computations"), _seed("claim_computation_filters"), relations)
     ids = [c["id"] for c in computed]
