@@ -48,6 +48,22 @@
   )
 {%- endmacro %}
 
+{#- A fragment of the parsed line (a json_struct leaf holding an object) read
+    as a struct of its own fields, like json_struct: the line is not parsed
+    again. DuckDB: the fragment is DuckDB-serialized JSON text (small);
+    Spark: the fragment is a VARIANT of the one parse. -#}
+{% macro json_fragment_struct(fragment, spec) -%}
+  {{ return(adapter.dispatch('json_fragment_struct', 'quant_safety')(fragment, spec)) }}
+{%- endmacro %}
+
+{% macro default__json_fragment_struct(fragment, spec) -%}
+  {{ quant_safety.json_struct(fragment, spec) }}
+{%- endmacro %}
+
+{% macro spark__json_fragment_struct(fragment, spec) -%}
+  {{ quant_safety.spark_variant_struct(fragment, spec, '$') }}
+{%- endmacro %}
+
 {% macro spark_struct_ddl(spec) -%}
   struct<{%- for name, kind in spec.items() -%}
     `{{ name }}`:{% if kind is mapping %}{{ quant_safety.spark_struct_ddl(kind) }}{% else %}string{% endif %}{{ "," if not loop.last }}

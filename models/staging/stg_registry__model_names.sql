@@ -9,7 +9,7 @@
 with names as (
     {%- for kind in ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
     select distinct raw_model_name
-    from {{ ref('stg_' ~ kind ~ '__parsed') }}
+    from {{ ref('base_' ~ kind ~ '__lines') }}
     where parse_problem is null and raw_model_name is not null
     {% if not loop.last %}union{% endif %}
     {%- endfor %}

@@ -63,10 +63,10 @@ TABLES: dict[str, tuple[str, list[str]]] = {
     "second_judge_regime_stability": ("second_judge_regime_stability", ["second_judge_model", "base_model", "quant"]),
     "claim_ledger": ("claim_ledger", ["claim_id"]),
     "claim_values": ("claim_values", ["claim_id", "source_model", "row_key", "value_column"]),
-    "source_audit": ("source_audit", ["source_label"]),
-    "raw_reconciliation": ("raw_reconciliation", ["source_label"]),
-    "raw_exclusions_by_rule": ("raw_exclusions_by_rule", ["source_label", "load_status", "rule"]),
-    "quarantine": ("stg_raw__quarantine", ["source_label", "source_line", "reason"]),
+    "source_audit": ("audit_sources", ["source_label"]),
+    "raw_reconciliation": ("audit_reconciliation", ["source_label"]),
+    "raw_exclusions_by_rule": ("audit_exclusions_by_rule", ["source_label", "load_status", "rule"]),
+    "quarantine": ("audit_quarantine", ["source_label", "source_line", "reason"]),
 }
 SIGNIFICANT_DIGITS = 12
 PACKAGES = ["quant-safety-warehouse", "dbt-core", "dbt-duckdb", "duckdb", "pandas", "numpy", "scipy",
@@ -192,8 +192,8 @@ def input_inventory(con) -> list[dict]:
         select a.source_label, a.role, a.record_kind, a.relative_path, a.actual_sha256, a.expected_sha256,
                a.sha256_matches, a.actual_raw_lines, a.size_bytes, r.loaded_rows, r.excluded_rows,
                r.quarantined_rows, r.balanced, a.release_wave, a.precedence
-        from source_audit as a
-        left join raw_reconciliation as r using (source_label)
+        from audit_sources as a
+        left join audit_reconciliation as r using (source_label)
         order by a.source_label""").fetchall()
     keys = ["label", "role", "record_kind", "relative_path", "sha256", "expected_sha256", "sha256_matches",
             "raw_rows", "size_bytes", "loaded_rows", "excluded_rows", "quarantined_rows", "balanced",
@@ -309,7 +309,7 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
             outputs[name] = entry
             result.rows[name] = int(n)
             say(f"  {name}: {n} rows")
-        inputs = input_inventory(con) if "source_audit" in present else []
+        inputs = input_inventory(con) if "audit_sources" in present else []
         fingerprint = None
         if "build_fingerprint" in present:   # the build's input fingerprint (uptodate.py)
             # fetchall: a fetchone() left on a streaming result blocks the next query on this

@@ -10,7 +10,7 @@ their own logs, wherever it lives, cannot make their data look synthetic, and
 real logs never hash like a generated file.
 
 The build writes the decision into its audit dir (`write_provenance`:
-source_provenance.csv, read by the dbt model source_provenance), so the claim
+source_provenance.csv, read by the dbt model audit_source_provenance), so the claim
 ledger's `by_construction` status, the report's and the bundle's synthetic
 notes all follow this one rule.
 """

@@ -11,7 +11,7 @@ with quarantined as (
         source_line,
         status_reason,
         raw_line_preview
-    from {{ ref('stg_' ~ name ~ '__audited') }}
+    from {{ ref('audit_' ~ name ~ '__lines') }}
     where load_status = 'quarantined'
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
