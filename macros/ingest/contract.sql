@@ -210,7 +210,7 @@ case
             when not is_valid_json then 'invalid_json'
             when line_kind <> 'object' then 'not_an_object: line is a JSON ' || line_kind
             {%- for check in spec.checks %}
-            {{ quant_safety.contract_check_sql(check) }}
+            {{ quant_safety.contract_check_sql(check) | trim }}
             {%- endfor %}
         end
 {%- endmacro %}
