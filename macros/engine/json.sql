@@ -20,8 +20,9 @@
     try_parse_json. Like DuckDB's from_json, a leaf is SQL NULL when the field
     is absent, null, or under a non-object (variant_get alone would give a
     variant null for a JSON null; json_child keeps it, like json_extract). A nested spec is a struct of its leaves: address its leaves
-    (rec.metrics.bertscore), but take the kind of the node itself with
-    json_kind(json_child(json_parse(line), '$.metrics')). -#}
+    (rec.detail.refusal_type). A node whose own kind matters is a 'JSON' leaf
+    read further with json_fragment_struct (contract spec `nested`: metrics),
+    so the line is not parsed again for it. -#}
 {#- The line is parsed once: the VARIANT is bound to a lambda variable
     (transform over a one-element array), and every leaf reads that variable.
     Written as spark_variant_struct('try_parse_json(line)', ...) the parse is

@@ -4,6 +4,12 @@
   {{ return({'A': 'quality', 'B': 'safety', 'C': 'judge', 'D': 'safety_text', 'E': 'second_judge'}) }}
 {%- endmacro %}
 
+{#- The model name of each record kind: base_<name>__lines parses its lines,
+    audit_<name>__lines holds their status. -#}
+{% macro record_kind_models() -%}
+  {{ return({'A': 'quality', 'B': 'safety', 'C': 'judge', 'D': 'text', 'E': 'second_judge'}) }}
+{%- endmacro %}
+
 {#- Spark: where `qsafety build`'s pre-flight audit lives (QSAFETY_AUDIT_DIR,
     the warehouse's build dir; a var cannot point it elsewhere):
     source_audit.csv and source_chunks.csv. On DuckDB the audit models read

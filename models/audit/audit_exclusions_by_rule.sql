@@ -2,7 +2,7 @@
     (quarantined). -#}
 {{ config(materialized = 'table') }}
 
-{%- set kinds = ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
+{%- set kinds = quant_safety.record_kind_models().values() %}
 
 with line_status as (
     {%- for name in kinds %}

@@ -3,7 +3,7 @@
     and the counts are checked against the manifest by the data-quality gate. -#}
 {{ config(materialized = 'table') }}
 
-{%- set kinds = ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
+{%- set kinds = quant_safety.record_kind_models().values() %}
 
 with line_status as (
     {%- for name in kinds %}
