@@ -29,7 +29,7 @@ APPENDIX_B = {
 
 
 def test_raw_and_loaded_counts_match_appendix_b(query):
-    recon = query("select * from raw_reconciliation").set_index("source_label")
+    recon = query("select * from audit_reconciliation").set_index("source_label")
     for label, (raw, loaded) in APPENDIX_B.items():
         assert recon.loc[label, "raw_lines"] == raw, label
         assert recon.loc[label, "loaded_rows"] == loaded, label
@@ -44,18 +44,18 @@ def test_staging_totals(query):
 
 
 def test_exclusions_are_explained_by_rules(query):
-    rules = query("select source_label, rule, line_count from raw_exclusions_by_rule where load_status = 'excluded'")
+    rules = query("select source_label, rule, line_count from audit_exclusions_by_rule where load_status = 'excluded'")
     got = {(r.source_label, r.rule): r.line_count for r in rules.itertuples()}
     assert got[("tr125_phase2_legacy", "model_out_of_scope")] == 24990 - 20580      # llama3.1-8b, 6 cells x 735
     assert got[("tr134_legacy_judge", "legacy_bbq_schema")] == 12168 - 7020         # 26 cells x 198 BBQ rows
     assert got[("tr134_legacy_judge", "judge_superseded")] == 7020 - 3780           # 12 7B cells x 270
-    assert query("select count(*) n from stg_raw__quarantine")["n"][0] == 0
+    assert query("select count(*) n from audit_quarantine")["n"][0] == 0
 
 
 def test_pool_mode_keeps_both_judges(warehouse, tmp_path):
     cfg = make_settings(tmp_path, warehouse.raw_dir, warehouse.manifest_dir)
     # the staging layer is where the mode acts (the marts above read stg_judge__annotations)
-    build(cfg, dbt_vars={"judge_dedupe_mode": "pool"}, quiet=True, select="resource_type:seed staging")
+    build(cfg, dbt_vars={"judge_dedupe_mode": "pool"}, quiet=True, select="resource_type:seed staging audit")
     import duckdb
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
         assert con.execute("select count(*) from stg_judge__annotations").fetchone()[0] == 21096 + 3240
@@ -65,7 +65,7 @@ def test_line_numbers_follow_the_file(warehouse, query):
     """source_line is the 1-based line number in the raw file (checked on a sample of rows)."""
     rows = query("""select source_label, source_line, sample_id, raw_model_name from stg_safety__scored_samples
                     where source_label = 'tr134_phase3_legacy' and source_line in (1, 977, 24778)""")
-    rel = dict(tuple(r) for r in query("select source_label, relative_path from source_audit").values)
+    rel = dict(tuple(r) for r in query("select source_label, relative_path from audit_sources").values)
     lines = (warehouse.raw_dir / rel["tr134_phase3_legacy"]).read_text().splitlines()
     import json
     for r in rows.itertuples():
@@ -118,7 +118,7 @@ def test_other_raw_dir_with_regenerated_lockfile(warehouse, tmp_path):
     import duckdb
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
         assert con.execute("select count(*) from stg_safety__scored_samples").fetchone()[0] == 48603 - 1906
-        assert con.execute("select bool_and(balanced) from raw_reconciliation").fetchone()[0]
+        assert con.execute("select bool_and(balanced) from audit_reconciliation").fetchone()[0]
 
 
 def test_committed_lockfile_matches_demo_generator(demo_raw_dir):

@@ -116,7 +116,7 @@ def test_plain_dbt_build_equals_qsafety_build(plain_dbt, warehouse):
         # build_fingerprint: written by qsafety build only, dropped by every dbt run
         tables = _tables(con, "built") - {"build_fingerprint"}
         assert _tables(con, "plain") == tables
-        assert {"matrix", "int_cells", "int_cell_metrics", "raw_reconciliation", "source_audit",
+        assert {"matrix", "int_cells", "int_cell_metrics", "audit_reconciliation", "audit_sources",
                 "audit_source_files", "audit_source_chunks", "claim_ledger"} <= tables
         differ = {}
         for table in sorted(tables):
@@ -128,7 +128,7 @@ def test_plain_dbt_build_equals_qsafety_build(plain_dbt, warehouse):
                 differ[table] = (rows, extra, missing)
         assert not differ, f"tables that differ (rows plain/qsafety, extra, missing): {differ}"
         # the counts reconcile in the plain build, on every file
-        bad = con.execute("select count(*) from plain.main.raw_reconciliation where not balanced").fetchone()[0]
+        bad = con.execute("select count(*) from plain.main.audit_reconciliation where not balanced").fetchone()[0]
         assert bad == 0
     print(f"plain dbt: build {timings['build']:.1f}s, docs generate {timings['docs']:.1f}s")
 
@@ -145,7 +145,7 @@ def test_plain_dbt_docs_have_the_catalog_and_lineage_from_the_raw_files(plain_db
     for model in ("audit_source_files", "audit_source_chunks"):
         assert set(sources) <= set(parents[f"model.quant_safety.{model}"])
     # lineage: every staging parse model descends from the raw sources through the audit
-    assert "model.quant_safety.audit_source_chunks" in parents["model.quant_safety.stg_quality__parsed"]
+    assert "model.quant_safety.audit_source_chunks" in parents["model.quant_safety.base_quality__lines"]
     # the source-level tests ran in the build and passed
     tests = [n for n in graph["nodes"].values() if n["resource_type"] == "test"
              and any(d.startswith("source.quant_safety.raw.") for d in n["depends_on"]["nodes"])]

@@ -20,8 +20,9 @@
     try_parse_json. Like DuckDB's from_json, a leaf is SQL NULL when the field
     is absent, null, or under a non-object (variant_get alone would give a
     variant null for a JSON null; json_child keeps it, like json_extract). A nested spec is a struct of its leaves: address its leaves
-    (rec.metrics.bertscore), but take the kind of the node itself with
-    json_kind(json_child(json_parse(line), '$.metrics')). -#}
+    (rec.detail.refusal_type). A node whose own kind matters is a 'JSON' leaf
+    read further with json_fragment_struct (contract spec `nested`: metrics),
+    so the line is not parsed again for it. -#}
 {#- The line is parsed once: the VARIANT is bound to a lambda variable
     (transform over a one-element array), and every leaf reads that variable.
     Written as spark_variant_struct('try_parse_json(line)', ...) the parse is
@@ -46,6 +47,22 @@
     {%- endif %}{{ "," if not loop.last }}
   {%- endfor %}
   )
+{%- endmacro %}
+
+{#- A fragment of the parsed line (a json_struct leaf holding an object) read
+    as a struct of its own fields, like json_struct: the line is not parsed
+    again. DuckDB: the fragment is DuckDB-serialized JSON text (small);
+    Spark: the fragment is a VARIANT of the one parse. -#}
+{% macro json_fragment_struct(fragment, spec) -%}
+  {{ return(adapter.dispatch('json_fragment_struct', 'quant_safety')(fragment, spec)) }}
+{%- endmacro %}
+
+{% macro default__json_fragment_struct(fragment, spec) -%}
+  {{ quant_safety.json_struct(fragment, spec) }}
+{%- endmacro %}
+
+{% macro spark__json_fragment_struct(fragment, spec) -%}
+  {{ quant_safety.spark_variant_struct(fragment, spec, '$') }}
 {%- endmacro %}
 
 {% macro spark_struct_ddl(spec) -%}

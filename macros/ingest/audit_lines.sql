@@ -14,7 +14,7 @@
                      supersede_across_sources=false, per_source_keys=false) %}
 with manifest as (
     select source_label, actual_sha256 as sha256, precedence, release_wave
-    from {{ ref('source_audit') }}
+    from {{ ref('audit_sources') }}
 ),
 
 current_lines as (

@@ -4,6 +4,12 @@
   {{ return({'A': 'quality', 'B': 'safety', 'C': 'judge', 'D': 'safety_text', 'E': 'second_judge'}) }}
 {%- endmacro %}
 
+{#- The model name of each record kind: base_<name>__lines parses its lines,
+    audit_<name>__lines holds their status. -#}
+{% macro record_kind_models() -%}
+  {{ return({'A': 'quality', 'B': 'safety', 'C': 'judge', 'D': 'text', 'E': 'second_judge'}) }}
+{%- endmacro %}
+
 {#- Spark: where `qsafety build`'s pre-flight audit lives (QSAFETY_AUDIT_DIR,
     the warehouse's build dir; a var cannot point it elsewhere):
     source_audit.csv and source_chunks.csv. On DuckDB the audit models read
@@ -38,6 +44,7 @@
   {#- the refs first: dbt records a model's dependencies while parsing, where execute is false -#}
   {%- set chunk_relation = ref('audit_source_chunks') -%}
   {%- set audit_relation = ref('audit_source_files') -%}
+  {%- set manifest_relation = ref('source_manifest') -%}
   {%- if not execute -%}{{ return([]) }}{%- endif -%}
   {%- set query -%}
     with chunks as (
@@ -50,7 +57,7 @@
            chunks.first_line, chunks.line_count, chunks.sha256, chunks.chunk_kind, chunks.line_bytes
     from chunks
     inner join audit on audit.source_label = chunks.source_label
-    inner join {{ ref('source_manifest') }} as manifest on manifest.source_label = chunks.source_label
+    inner join {{ manifest_relation }} as manifest on manifest.source_label = chunks.source_label
     where manifest.record_kind = {{ quant_safety.sql_string(record_kind) }}
     {%- if is_incremental() %}
       and chunks.source_label || ':' || audit.sha256 not in (
@@ -172,7 +179,7 @@
   end
 {%- endmacro %}
 
-{#- The shared prelude of the four *__parsed models, as CTEs:
+{#- The shared prelude of the base_<kind>__lines models (contract_lines), as CTEs:
       raw_lines - every line of the manifest files of this kind not yet ingested
                   (read_problem: line_too_long);
       cleaned   - bare NaN/Infinity tokens turned into null (and flagged);
@@ -180,12 +187,11 @@
                   record parsed once into `rec` (a struct of raw fragments, see
                   json_struct; engine-specific validate_and_parse_json), and
                   line_problem: line_too_long, or ambiguous_duplicate_key when
-                  a key repeats in the record or in an object of it the spec
-                  reads (Python readers take the last value, DuckDB the
-                  first: such a line has no single meaning). Every parse
-                  model's status ladder starts with line_problem.
-    Use as: with {{ parse_json_lines('B', spec) }}, typed as (...). -#}
-{% macro parse_json_lines(record_kind, spec) -%}
+                  a key repeats in the record or in an object of it that
+                  key_spec reads (default: spec; Python readers take the last
+                  value, DuckDB the first: such a line has no single meaning).
+                  Every contract ladder starts with line_problem. -#}
+{% macro parse_json_lines(record_kind, spec, key_spec=none) -%}
 raw_lines as (
     select
         source_label,
@@ -210,7 +216,7 @@ cleaned as (
 
 {{ quant_safety.validate_and_parse_json('cleaned', 'clean_line', spec, output='json_lines') }},
 
-{%- set object_paths = quant_safety.spec_object_paths(spec) %}
+{%- set object_paths = quant_safety.spec_object_paths(key_spec or spec) %}
 
 keyed as (
     select

@@ -98,3 +98,43 @@ where raw_file.source_label is null
    or (lockfile.expected_raw_rows is not null and raw_file.raw_lines <> lockfile.expected_raw_rows)
    or (coalesce(lockfile.sha256, '') <> '' and raw_file.sha256 <> lockfile.sha256)
 {% endtest %}
+
+{#- A per-kind line status model (audit_<kind>__lines): no two loaded lines
+    share a key (base_model, quant, task_name, sample_id). per_source_when_pool:
+    under judge_dedupe_mode pool every judge source keeps its own lines, so the
+    key is unique within a source only. -#}
+{% test unique_loaded_key(model, per_source_when_pool=false) %}
+{%- set key_columns = ['base_model', 'quant', 'task_name', 'sample_id']
+    + (['source_label'] if per_source_when_pool and var('judge_dedupe_mode') == 'pool' else []) %}
+select {{ key_columns | join(', ') }}, count(*) as loaded_lines
+from {{ model }}
+where load_status = 'loaded'
+group by {{ key_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
+
+{#- A per-kind line status model holds exactly one row per raw line of every
+    audited file of its record kind: per source, rows = the audit's raw line
+    count (a missing file has none). -#}
+{% test lines_reconcile(model, record_kind) %}
+with audited as (
+    select source_label, actual_raw_lines
+    from {{ ref('audit_sources') }}
+    where record_kind = {{ quant_safety.sql_string(record_kind) }}
+),
+
+counted as (
+    select source_label, count(*) as status_rows
+    from {{ model }}
+    group by source_label
+)
+
+select
+    coalesce(audited.source_label, counted.source_label) as source_label,
+    audited.actual_raw_lines,
+    counted.status_rows
+from audited
+full outer join counted
+    on counted.source_label = audited.source_label
+where coalesce(audited.actual_raw_lines, 0) <> coalesce(counted.status_rows, 0)
+{% endtest %}

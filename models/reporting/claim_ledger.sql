@@ -83,7 +83,7 @@ model_families as (
 q5 as (select * from {{ ref('q5_floor') }}),
 floors as (select * from {{ ref('quant_floor') }}),
 deployment as (select * from {{ ref('phase5_quant_deployment') }}),
-reconciliation as (select * from {{ ref('raw_reconciliation') }}),
+reconciliation as (select * from {{ ref('audit_reconciliation') }}),
 sign_reversals as (select * from {{ quant_safety.stats_ref('sign_reversal_summary') }}),
 pooled_corr as (select * from {{ quant_safety.stats_ref('correlations') }} where is_pooled),
 within_corr as (select * from {{ quant_safety.stats_ref('correlations') }} where not is_pooled),
@@ -139,13 +139,13 @@ judge_pairs as (
 ),
 
 {#- Are the inputs the synthetic demo data? Decided by content in the
-    pre-flight step (source_provenance: quant_safety.demo.fingerprint, the
+    pre-flight step (audit_source_provenance: quant_safety.demo.fingerprint, the
     same rule as the report's and the bundle's synthetic notes), so a user's
     own logs never count. On demo data a claim whose inputs are calibrated
     values (claims.demo_calibrated) holds by construction. -#}
 provenance as (
     select coalesce(bool_and(inputs_are_demo), false) as inputs_are_demo
-    from {{ ref('source_provenance') }}
+    from {{ ref('audit_source_provenance') }}
 ),
 
 computed as (

@@ -15,5 +15,5 @@ select
     judge_model,
     judge_parse_success,
     judge_elapsed_ms
-from {{ ref('stg_judge__audited') }}
+from {{ ref('audit_judge__lines') }}
 where load_status = 'loaded'

@@ -16,5 +16,5 @@ select
     exact_match,
     num_tokens_generated,
     had_nonfinite_token
-from {{ ref('stg_quality__audited') }}
+from {{ ref('audit_quality__lines') }}
 where load_status = 'loaded'

@@ -7,9 +7,9 @@
 {{ config(materialized = 'table') }}
 
 with names as (
-    {%- for kind in ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
+    {%- for kind in quant_safety.record_kind_models().values() %}
     select distinct raw_model_name
-    from {{ ref('stg_' ~ kind ~ '__parsed') }}
+    from {{ ref('base_' ~ kind ~ '__lines') }}
     where parse_problem is null and raw_model_name is not null
     {% if not loop.last %}union{% endif %}
     {%- endfor %}

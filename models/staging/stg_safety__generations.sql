@@ -12,5 +12,5 @@ select
     sample_id,
     candidate_text,
     num_tokens_generated
-from {{ ref('stg_text__audited') }}
+from {{ ref('audit_text__lines') }}
 where load_status = 'loaded'

@@ -25,5 +25,5 @@ select
     reported_quant,
     (coalesce(reported_base_model, base_model) <> base_model
         or upper(coalesce(reported_quant, quant)) <> upper(quant)) as reported_cell_mismatch
-from {{ ref('stg_safety__audited') }}
+from {{ ref('audit_safety__lines') }}
 where load_status = 'loaded'

@@ -17,5 +17,5 @@ select
     second_judge_model,
     second_judge_parse_success,
     stratum
-from {{ ref('stg_second_judge__audited') }}
+from {{ ref('audit_second_judge__lines') }}
 where load_status = 'loaded'

@@ -470,10 +470,10 @@ def _lock(cfg: Settings, new_wave: bool, progress: Progress) -> list[str]:
     remove_leftovers(cfg)
     try:
         with progress.stage("[2/2] staging build in a scratch file (loaded rows per file)") as stage:
-            run_dbt(cfg, scratch, ["build", "--select", "+raw_reconciliation", "--exclude", "test_type:data",
+            run_dbt(cfg, scratch, ["build", "--select", "+audit_reconciliation", "--exclude", "test_type:data",
                                    "test_type:unit"], target_dir="dbt_target_lock", on_line=stage.dbt_line)
             with engine_for(cfg).reader(scratch) as con:
-                loaded = dict(con.rows("select source_label, loaded_rows from raw_reconciliation"))
+                loaded = dict(con.rows("select source_label, loaded_rows from audit_reconciliation"))
     finally:
         for path in (scratch, _wal(scratch)):
             path.unlink(missing_ok=True)

@@ -243,7 +243,7 @@ def _not_loaded(con, labels: dict) -> list[dict]:
     groups: dict = {}
     for kind in KINDS.values():
         for label, line, status, reason in con.execute(
-                f"select source_label, source_line, load_status, status_reason from stg_{kind}__audited "
+                f"select source_label, source_line, load_status, status_reason from audit_{kind}__lines "
                 f"where load_status <> 'loaded' and source_label in ({marks}) order by source_label, source_line",
                 list(labels)).fetchall():
             groups.setdefault((label, status, reason), []).append(int(line))

@@ -161,7 +161,7 @@ def build_hostile(root: Path, small_raw: Path) -> dict:
     box = Sandbox(root, writable=[cfg.db_path.parent], canaries=[payload_path(root)[1]])
     os.environ["QSAFETY_LOAD_CHUNK_BYTES"] = "65536"
     try:
-        report = build(cfg, quiet=True, select="resource_type:seed staging")
+        report = build(cfg, quiet=True, select="resource_type:seed staging audit")
     finally:
         del os.environ["QSAFETY_LOAD_CHUNK_BYTES"]
     box.check()

@@ -58,8 +58,8 @@ os._exit(0)     # killed: no close, no checkpoint
 """
 REWRITTEN = "v3_7b_awq_safety"
 # the lockfile seed and the source audit: enough for the gate to see a changed expected row count
-GATE_SELECT = "source_manifest source_audit"
-RELOAD_SELECT = "source_manifest source_audit stg_safety__parsed stg_safety__audited raw_reconciliation"
+GATE_SELECT = "source_manifest audit_sources"
+RELOAD_SELECT = "source_manifest audit_sources base_safety__lines audit_safety__lines audit_reconciliation"
 
 
 def _env(cfg) -> dict:
@@ -117,7 +117,7 @@ def chain(adv_built, tmp_path_factory):
     seen: dict = {}
 
     # 1-3: a build running; three refusals; SIGKILL
-    a = _start_build(cfg, logs / "a.log", "resource_type:seed staging")
+    a = _start_build(cfg, logs / "a.log", "resource_type:seed staging audit")
     dbt = _dbt_child(a, logs / "a.log")
     seen["a_pid"] = a.pid
     seen["refusals"] = {name: _cli(cfg, *args) for name, args in
@@ -165,7 +165,7 @@ def chain(adv_built, tmp_path_factory):
     build_module.run_dbt = rewrite_then_run
     try:
         with pytest.raises(InputError) as refused:
-            build(cfg, quiet=True, select="stg_safety__parsed")
+            build(cfg, quiet=True, select="base_safety__lines")
     finally:
         build_module.run_dbt = real_run_dbt
     seen["rewrite_error"] = str(refused.value)
@@ -240,11 +240,11 @@ def test_waiting_build_then_loads_the_restored_file(chain):
     assert not cfg.db_path.with_name(cfg.db_path.name + ".wal").exists()
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
         assert con.execute("select note from analyst_notes").fetchall() == [("keep me",)]   # the WAL was replayed
-        hashes = con.execute("select distinct file_sha256 from stg_safety__parsed where source_label = ?",
+        hashes = con.execute("select distinct file_sha256 from base_safety__lines where source_label = ?",
                              [REWRITTEN]).fetchall()
-        recon = con.execute("select balanced, raw_lines from raw_reconciliation where source_label = ?",
+        recon = con.execute("select balanced, raw_lines from audit_reconciliation where source_label = ?",
                             [REWRITTEN]).fetchone()
-        assert con.execute("select bool_and(balanced) from raw_reconciliation").fetchone()[0]
+        assert con.execute("select bool_and(balanced) from audit_reconciliation").fetchone()[0]
     assert hashes == [(seen["sha_locked"],)] and seen["sha_locked"] == sha(seen["path"])
     assert recon == (True, seen["lines_locked"])
     assert _tree_state(cfg.data_docs_dir) != seen["before"][2] and (cfg.data_docs_dir / "index.html").exists()

@@ -31,7 +31,7 @@ def _statuses(cfg) -> dict:
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
         for kind in ("quality", "safety", "judge", "text", "second_judge"):
             for label, line, status, reason in con.execute(
-                f"select source_label, source_line, load_status, status_reason from stg_{kind}__audited"
+                f"select source_label, source_line, load_status, status_reason from audit_{kind}__lines"
             ).fetchall():
                 out[(label, line)] = (status, reason or "")
     return out
@@ -61,7 +61,7 @@ def test_every_hostile_line_has_its_status_at_its_line_number(hostile):
 
 def test_long_line_reasons_and_previews(hostile):
     with duckdb.connect(str(hostile["cfg"].db_path), read_only=True) as con:
-        rows = con.execute("""select source_line, detail, length(raw_line_preview) from stg_raw__quarantine
+        rows = con.execute("""select source_line, detail, length(raw_line_preview) from audit_quarantine
                               where relative_path = 'hostile/long_lines.jsonl' order by source_line""").fetchall()
     assert rows == [(2, f"line_too_long: {50 * 1024 * 1024} bytes (limit {LIMIT})", 300),
                     (5, f"line_too_long: {LIMIT + 1} bytes (limit {LIMIT})", 300)]
@@ -71,7 +71,7 @@ def test_duplicate_keys_name_the_key(hostile):
     with duckdb.connect(str(hostile["cfg"].db_path), read_only=True) as con:
         details = [
             r[0]
-            for r in con.execute("""select detail from stg_raw__quarantine where reason = 'ambiguous_duplicate_key'
+            for r in con.execute("""select detail from audit_quarantine where reason = 'ambiguous_duplicate_key'
                                                 order by relative_path, source_line""").fetchall()
         ]
     assert details == ["ambiguous_duplicate_key: score", "ambiguous_duplicate_key: model",
@@ -84,9 +84,9 @@ def test_duplicate_keys_name_the_key(hostile):
 def test_hostile_names_are_read_as_data_exactly(hostile):
     cfg, root = hostile["cfg"], hostile["root"]
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
-        audit = dict(con.execute("select relative_path, actual_sha256 from source_audit").fetchall())
-        per_file = dict(con.execute("""select a.relative_path, count(*) from stg_safety__audited s
-                                       join source_audit a using (source_label) group by 1""").fetchall())
+        audit = dict(con.execute("select relative_path, actual_sha256 from audit_sources").fetchall())
+        per_file = dict(con.execute("""select a.relative_path, count(*) from audit_safety__lines s
+                                       join audit_sources a using (source_label) group by 1""").fetchall())
     for rel in (payload_path(root)[0], "hostile/glob/[ab]*?{x,y}.jsonl", "hostile/glob/a.jsonl",
                 "hostile/we\"ird `name` $HOME é 😀.jsonl", "hostile/link_inside.jsonl"):
         assert audit[rel] == sha(cfg.raw_dir / rel), rel
@@ -127,7 +127,7 @@ def test_every_loaded_line_is_the_line_python_reads(hostile):
 def test_reconciliation_holds(hostile):
     with duckdb.connect(str(hostile["cfg"].db_path), read_only=True) as con:
         recon = con.execute("select source_label, raw_lines, loaded_rows, excluded_rows, quarantined_rows, balanced "
-                            "from raw_reconciliation").fetchall()
+                            "from audit_reconciliation").fetchall()
     assert len(recon) == len(hostile["rows"])
     assert {r["record_kind"] for r in hostile["rows"]} == set("ABCDE")
     for label, raw, loaded, excluded, quarantined, balanced in recon:

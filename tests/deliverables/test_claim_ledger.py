@@ -58,8 +58,8 @@ def test_ledger_provenance_is_the_demo_detection(warehouse):
     from quant_safety.demo import fingerprint
 
     with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
-        provenance = con.execute("select * from source_provenance").fetchall()
-        hashes = [{"sha256": h} for (h,) in con.execute("select actual_sha256 from source_audit").fetchall()]
+        provenance = con.execute("select * from audit_source_provenance").fetchall()
+        hashes = [{"sha256": h} for (h,) in con.execute("select actual_sha256 from audit_sources").fetchall()]
     assert fingerprint.is_demo_data(hashes, warehouse.raw_dir)
     assert provenance == [(True, len(hashes), len(hashes))]
 

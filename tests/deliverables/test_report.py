@@ -114,7 +114,7 @@ def test_report_leads_with_findings_and_plots_ledger_last_and_folded(bundle):
 
 def test_counts_render_as_integers(bundle, query):
     html = (bundle["dir"] / "analysis_report.html").read_text(encoding="utf-8")
-    total = int(query("select sum(raw_lines) as n from raw_reconciliation where role = 'judge'")["n"][0])
+    total = int(query("select sum(raw_lines) as n from audit_reconciliation where role = 'judge'")["n"][0])
     assert f"{total:,}" in html and f"{total:,}.00" not in html and f"{total}.00" not in html
     inputs = html[html.index("<h2>Inputs</h2>"):html.index("<h2>Claim ledger</h2>")]
     assert not re.search(r"<td class=\"num\">\d[\d,]*\.\d+</td>", inputs)

@@ -104,17 +104,17 @@ def _run_batches(small_raw, rows, tmp_root: Path, batch_variants, capsys):
         known = {r["source_label"] for r in rows}
         # re-lock the changed files only; an extra file stays unlisted (the `note` behaviour)
         manifest.write_manifest([r for r in new_rows if r["source_label"] in known], cfg.manifest_path)
-        build(cfg, quiet=True, select="resource_type:seed staging")
+        build(cfg, quiet=True, select="resource_type:seed staging audit")
         out = capsys.readouterr().out
         with duckdb.connect(str(cfg.db_path), read_only=True) as con:
             recon = con.execute("select source_label, raw_lines, loaded_rows, excluded_rows, quarantined_rows, "
-                                "balanced from raw_reconciliation").fetchall()
+                                "balanced from audit_reconciliation").fetchall()
             for label, raw_lines, loaded, excluded, quarantined, balanced in recon:
                 assert balanced and raw_lines == loaded + excluded + quarantined, label
             status = {}
             for kind in ("quality", "safety", "judge", "text", "second_judge"):
                 for label, line, st, reason in con.execute(
-                        f"select source_label, source_line, load_status, status_reason from stg_{kind}__audited"
+                        f"select source_label, source_line, load_status, status_reason from audit_{kind}__lines"
                 ).fetchall():
                     status[(label, line)] = (st, reason or "")
         for v in batch:

@@ -104,11 +104,10 @@ HAND_ROWS = (
 )
 HANDMADE_SELECT = (
     # the audit models first: staging reads this run's audit (the new file), not the session's
-    "source_manifest audit_source_files audit_source_chunks source_audit "
-    "stg_second_judge__parsed stg_registry__model_names stg_second_judge__audited "
-    "stg_second_judge__annotations source_provenance int_second_judge_pairs second_judge_agreement "
-    "second_judge_confusion "
-    "second_judge_cell_rates stg_raw__quarantine raw_reconciliation claim_values claim_ledger"
+    "source_manifest audit_source_files audit_source_chunks audit_sources "
+    "base_second_judge__lines stg_registry__model_names audit_second_judge__lines "
+    "stg_second_judge__annotations audit_source_provenance int_second_judge_pairs second_judge_agreement "
+    "second_judge_confusion second_judge_cell_rates audit_quarantine audit_reconciliation claim_values claim_ledger"
 )
 
 

@@ -105,10 +105,10 @@ def test_numbers_follow_another_second_judge_file(handmade):
     assert overall.kappa_ci_hi[0] == 1.0            # 0.6 + 1.96 x 0.253 clamped
     rates = variant.df("select * from second_judge_cell_rates")
     assert rates.primary_refusal_rate.tolist() == [0.5] and rates.second_refusal_rate.tolist() == [0.5]
-    quarantine = variant.df("select reason from stg_raw__quarantine where source_label = 'other_second_judge' "
+    quarantine = variant.df("select reason from audit_quarantine where source_label = 'other_second_judge' "
                             "order by source_line")
     assert quarantine.reason.tolist() == ["invalid_label", "invalid_json"]
-    recon = variant.df("select * from raw_reconciliation where source_label = 'other_second_judge'")
+    recon = variant.df("select * from audit_reconciliation where source_label = 'other_second_judge'")
     assert (recon.raw_lines[0], recon.loaded_rows[0], recon.excluded_rows[0], recon.quarantined_rows[0]) == (
         13,
         10,

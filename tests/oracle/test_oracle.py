@@ -54,8 +54,8 @@ def _checks(b: harness.LabBuild) -> dict[str, list[str]]:
     problems["cell_coverage"] = harness.compare(b.df("select * from cell_coverage"), coverage,
                                                 ["base_model", "quant"], label=label)
     recon = oracle.reconciliation(loaded)
-    problems["raw_reconciliation"] = harness.compare(
-        b.df("select source_label, raw_lines, loaded_rows, excluded_rows, quarantined_rows from raw_reconciliation"),
+    problems["audit_reconciliation"] = harness.compare(
+        b.df("select source_label, raw_lines, loaded_rows, excluded_rows, quarantined_rows from audit_reconciliation"),
         recon, ["source_label"])
     corr = oracle.correlations(table)
     actual = b.df("select scope, quality_metric, safety_metric, model, n, pearson_r, pearson_p, spearman_rho, "
@@ -172,7 +172,7 @@ def test_own_data_end_to_end(lab, demo_raw_dir):
     run_manifest = json.loads((lab.out / "run_manifest.json").read_text(encoding="utf-8"))
     assert run_manifest["data_note"] is None
     # a lab's own data is never the demo: no claim is true "by construction" on it
-    assert lab.df("select * from source_provenance").values.tolist() == [[False, len(lab.lab.files), 0]]
+    assert lab.df("select * from audit_source_provenance").values.tolist() == [[False, len(lab.lab.files), 0]]
     assert "by_construction" not in set(lab.df("select status from claim_ledger")["status"])
     assert run_manifest["manifest"] == str(lab.lock_dir / "source_manifest.csv")
     assert (lab.out / "cell_coverage.csv").exists() and (lab.out / "docs" / "index.html").exists()

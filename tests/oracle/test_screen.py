@@ -57,7 +57,7 @@ def test_screen_reporting_on_the_lab_warehouse(lab):
 
     from . import oracle
 
-    labels = dict(zip(*[lab.df("select source_label, relative_path from source_audit")[c]
+    labels = dict(zip(*[lab.df("select source_label, relative_path from audit_sources")[c]
                         for c in ("source_label", "relative_path")]))
     with duckdb.connect(str(lab.db), read_only=True) as con:
         not_loaded = _not_loaded(con, labels)

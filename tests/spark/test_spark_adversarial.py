@@ -39,7 +39,7 @@ VARS = {"raw_line_max_bytes": LIMIT}
 STATUS = """select source_label, source_line, load_status, coalesce(status_reason, '') from {table}"""
 
 
-def _build(root, raw, manifest_dir, target, select="+staging") -> Settings:
+def _build(root, raw, manifest_dir, target, select="+staging +audit") -> Settings:
     cfg = Settings(raw_dir=raw, db_path=root / target / "warehouse.duckdb", manifest_dir=manifest_dir,
                    out_dir=root / target / "bundle", target=target)
     rows = manifest.read_manifest(cfg.manifest_path)
@@ -55,7 +55,7 @@ def _statuses(cfg) -> dict:
     out = {}
     with open_reader(cfg.target, cfg.db_path, cfg.spark_dir) as reader:
         for kind in ("quality", "safety", "judge", "text", "second_judge"):
-            for label, line, status, reason in reader.rows(STATUS.format(table=f"stg_{kind}__audited")):
+            for label, line, status, reason in reader.rows(STATUS.format(table=f"audit_{kind}__lines")):
                 out[(label, int(line))] = (status, reason)
     return out
 
@@ -125,7 +125,7 @@ def test_spark_refuses_a_file_rewritten_after_the_audit(staged, tmp_path):
     os.environ["QSAFETY_SPARK_DIR"] = str(tmp_path / "spark")
     try:
         with pytest.raises(InputError, match="changed while the build ran") as info:
-            run_dbt(cfg, cfg.db_path, ["build", "--select", "+stg_safety__parsed", "--resource-type", "seed",
+            run_dbt(cfg, cfg.db_path, ["build", "--select", "+base_safety__lines", "--resource-type", "seed",
                                        "--resource-type", "model"], dbt_vars=VARS, quiet=True)
     finally:
         os.environ.clear()
@@ -136,8 +136,8 @@ def test_spark_refuses_a_file_rewritten_after_the_audit(staged, tmp_path):
 
 
 @pytest.mark.parametrize("sql, fragment", [
-    ("insert into stg_raw__quarantine select * from stg_raw__quarantine", "read-only"),
-    ("drop table source_audit", "read-only"),
+    ("insert into audit_quarantine select * from audit_quarantine", "read-only"),
+    ("drop table audit_sources", "read-only"),
     ("set spark.sql.runSQLOnFiles=true", "read-only"),
     ("select * from text.`/etc/hostname`", ""),
     ("select reflect('java.lang.System', 'getProperty', 'user.home')", "reflect"),
@@ -152,7 +152,7 @@ def test_spark_query_is_read_only(staged, sql, fragment):
             query_read_only("spark", spark.db_path, sql, spark.spark_dir)
         assert fragment in str(info.value)
         assert isinstance(info.value, QueryRefused) or "text" in sql
-        frame = query_read_only("spark", spark.db_path, "select count(*) as n from source_audit", spark.spark_dir)
+        frame = query_read_only("spark", spark.db_path, "select count(*) as n from audit_sources", spark.spark_dir)
         assert int(frame["n"][0]) == len(staged["rows"])
     finally:
         os.environ.clear()

@@ -9,8 +9,8 @@ raw dir, several per file (line edits applied bottom-up so that earlier line
 numbers stay put, then the file-level ones). The fatal classes stop the build
 at the pre-flight audit, before any engine runs, so they need no engine
 comparison. Then the seeds and staging models are built on both targets and
-compared: raw_reconciliation, stg_raw__quarantine (line numbers, reasons,
-detail, preview) and raw_exclusions_by_rule, every column, every row.
+compared: audit_reconciliation, audit_quarantine (line numbers, reasons,
+detail, preview) and audit_exclusions_by_rule, every column, every row.
 
 Slow (two staging builds, one of them on a cold local Spark); needs Java and
 the `spark` extra.
@@ -57,9 +57,9 @@ def corrupted_raw(demo_raw_dir: Path, root: Path) -> tuple[Path, list[corrupt.Va
 
 
 TABLES = {
-    "raw_reconciliation": "source_label",
-    "stg_raw__quarantine": "source_label, source_line, reason",
-    "raw_exclusions_by_rule": "source_label, load_status, rule",
+    "audit_reconciliation": "source_label",
+    "audit_quarantine": "source_label, source_line, reason",
+    "audit_exclusions_by_rule": "source_label, load_status, rule",
 }
 
 
@@ -101,9 +101,9 @@ def test_spark_quarantine_and_reconciliation_match_duckdb_on_corrupted_input(
         diff = [(d, s) for d, s in zip(d_rows, s_rows) if d != s]
         assert not diff, f"{table}: {len(diff)} rows differ, first: duckdb {diff[0][0]} / spark {diff[0][1]}"
 
-    cols, rec = duck["raw_reconciliation"]
+    cols, rec = duck["audit_reconciliation"]
     quarantined = sum(r[cols.index("quarantined_rows")] for r in rec)
-    reasons = {r[duck["stg_raw__quarantine"][0].index("reason")] for r in duck["stg_raw__quarantine"][1]}
+    reasons = {r[duck["audit_quarantine"][0].index("reason")] for r in duck["audit_quarantine"][1]}
     print(f"\n{len(sample)} faults of {len(classes)} classes in one raw dir: {quarantined} quarantined lines, "
           f"reasons {sorted(reasons)}")
     expected = {v.reason for v in sample if v.behaviour == "quarantine"}

@@ -1,5 +1,5 @@
 """The staging layer on Spark (dbt-spark, method session) gives the same line
-statuses as on DuckDB: raw_reconciliation and stg_raw__quarantine compared row
+statuses as on DuckDB: audit_reconciliation and audit_quarantine compared row
 for row on a small raw fixture with every kind of bad line.
 
 Needs Java and the `spark` extra (`pip install -e .[spark]`, a separate venv);
@@ -111,7 +111,7 @@ def build_staging(root: Path, raw: Path, manifest_dir: Path, target: str, spark_
     rows = manifest.read_manifest(cfg.manifest_path)
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     manifest.write_audit(manifest.audit_sources(cfg.raw_dir, rows), cfg.work_dir / "source_audit.csv")
-    args = ["build", "--select", "+staging", "--indirect-selection", "cautious"]
+    args = ["build", "--select", "+staging", "+audit", "--indirect-selection", "cautious"]
     if target == "spark" and not spark_dbt_tests:
         args += ["--resource-type", "seed", "--resource-type", "model"]
     run_dbt(cfg, cfg.db_path, args, quiet=True)
@@ -119,9 +119,9 @@ def build_staging(root: Path, raw: Path, manifest_dir: Path, target: str, spark_
 
 
 RECONCILIATION = ("select source_label, raw_lines, parsed_lines, loaded_rows, excluded_rows, quarantined_rows, "
-                  "balanced from raw_reconciliation order by source_label")
+                  "balanced from audit_reconciliation order by source_label")
 QUARANTINE = ("select record_kind, source_label, relative_path, source_line, reason, detail "
-              "from stg_raw__quarantine order by source_label, source_line")
+              "from audit_quarantine order by source_label, source_line")
 
 
 def read(cfg: Settings, sql: str) -> list[tuple]:

@@ -197,7 +197,7 @@ def export(cfg: Settings | None = None, out_dir: Path | None = None, dbt_vars: d
             outputs[name] = entry
             result.rows[name] = int(n)
             say(f"  {name}: {n} rows")
-        inputs = input_inventory(con) if "source_audit" in present else []
+        inputs = input_inventory(con) if "audit_sources" in present else []
         fingerprint = recorded_fingerprint(con, present)
         summary_path = out / "agreement_summary.json"
         _write_atomic_json(summary_path, agreement_summary(con, present))

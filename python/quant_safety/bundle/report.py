@@ -557,7 +557,7 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
         recon = q("""select role, count(*) as sources, cast(sum(raw_lines) as bigint) as raw_lines,
                             cast(sum(loaded_rows) as bigint) as loaded, cast(sum(excluded_rows) as bigint) as excluded,
                             cast(sum(quarantined_rows) as bigint) as quarantined, bool_and(balanced) as balanced
-                     from raw_reconciliation group by role order by role""")
+                     from audit_reconciliation group by role order by role""")
         shape = con.execute("""select count(*), count(distinct base_model), count(distinct family),
                                       count(distinct format), count(*) filter (where not is_baseline)
                                from matrix""").fetchall()[0]
@@ -640,7 +640,7 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
         "status": head["status"], "ledger id": head.index}))
     doc.h(2, "Inputs")
     doc.table(recon)
-    doc.p("Every raw line is loaded, excluded by a documented rule, or quarantined (`raw_reconciliation`, "
+    doc.p("Every raw line is loaded, excluded by a documented rule, or quarantined (`audit_reconciliation`, "
           "`quarantine.csv`). Hashes, package versions, dbt vars and the git commit are in `run_manifest.json`; "
           "every table of this report is in the bundle as CSV and Parquet.")
     doc.h(2, "Claim ledger")

@@ -69,8 +69,8 @@ def input_inventory(con) -> list[dict]:
         select a.source_label, a.role, a.record_kind, a.relative_path, a.actual_sha256, a.expected_sha256,
                a.sha256_matches, a.actual_raw_lines, a.size_bytes, r.loaded_rows, r.excluded_rows,
                r.quarantined_rows, r.balanced, a.release_wave, a.precedence
-        from source_audit as a
-        left join raw_reconciliation as r using (source_label)
+        from audit_sources as a
+        left join audit_reconciliation as r using (source_label)
         order by a.source_label""").fetchall()
     keys = ["label", "role", "record_kind", "relative_path", "sha256", "expected_sha256", "sha256_matches",
             "raw_rows", "size_bytes", "loaded_rows", "excluded_rows", "quarantined_rows", "balanced",

@@ -5,7 +5,7 @@ other columns follow, so the order is total) and a description.
 
 A seed rather than YAML `meta:`: the list is one vocabulary of its own (not a
 property of one model: a bundle name may differ from its relation, the
-quarantine is `stg_raw__quarantine`), it is read here at export time without
+quarantine is `audit_quarantine`), it is read here at export time without
 dbt or a warehouse connection (the bundle stage needs it to know which files
 it owns, the Spark engine to know which tables to copy), and as a seed it is
 also a table of the warehouse (`bundle_tables`) that analysts can query.

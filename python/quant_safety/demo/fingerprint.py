@@ -10,7 +10,7 @@ their own logs, wherever it lives, cannot make their data look synthetic, and
 real logs never hash like a generated file.
 
 The build writes the decision into its audit dir (`write_provenance`:
-source_provenance.csv, read by the dbt model source_provenance), so the claim
+source_provenance.csv, read by the dbt model audit_source_provenance), so the claim
 ledger's `by_construction` status, the report's and the bundle's synthetic
 notes all follow this one rule.
 """
@@ -99,5 +99,5 @@ def write_provenance(path: Path, inputs: list[dict], raw_dir: Path | None = None
 def is_demo_warehouse(con, raw_dir: Path | None = None) -> bool:
     """Whether every input of a built warehouse (its source audit's sha256, on a
     DuckDB connection) is a file of the synthetic demo data (is_demo_data)."""
-    rows = con.execute("select actual_sha256 from source_audit").fetchall()
+    rows = con.execute("select actual_sha256 from audit_sources").fetchall()
     return is_demo_data([{"sha256": sha} for (sha,) in rows], raw_dir)

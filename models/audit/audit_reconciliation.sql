@@ -3,12 +3,12 @@
     and the counts are checked against the manifest by the data-quality gate. -#}
 {{ config(materialized = 'table') }}
 
-{%- set kinds = ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
+{%- set kinds = quant_safety.record_kind_models().values() %}
 
 with line_status as (
     {%- for name in kinds %}
     select source_label, load_status
-    from {{ ref('stg_' ~ name ~ '__audited') }}
+    from {{ ref('audit_' ~ name ~ '__lines') }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
@@ -38,6 +38,6 @@ select
     audit.expected_loaded_rows,
     (audit.actual_raw_lines = coalesce(counted.loaded_rows, 0) + coalesce(counted.excluded_rows, 0)
         + coalesce(counted.quarantined_rows, 0)) as balanced
-from {{ ref('source_audit') }} as audit
+from {{ ref('audit_sources') }} as audit
 left join counted
     on counted.source_label = audit.source_label

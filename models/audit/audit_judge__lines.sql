@@ -11,7 +11,7 @@
 {%- endif -%}
 
 {{ quant_safety.audit_lines(
-    ref('stg_judge__parsed'),
+    ref('base_judge__lines'),
     extra_rule_condition = 'current_lines.is_legacy_bbq_shape',
     extra_rule_reason = 'legacy_bbq_schema',
     supersede_across_sources = (mode == 'precedence'),

@@ -2,12 +2,12 @@
     (quarantined). -#}
 {{ config(materialized = 'table') }}
 
-{%- set kinds = ['quality', 'safety', 'judge', 'text', 'second_judge'] %}
+{%- set kinds = quant_safety.record_kind_models().values() %}
 
 with line_status as (
     {%- for name in kinds %}
     select source_label, load_status, status_reason
-    from {{ ref('stg_' ~ name ~ '__audited') }}
+    from {{ ref('audit_' ~ name ~ '__lines') }}
     where load_status <> 'loaded'
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}

@@ -1,4 +1,4 @@
 {#- Final load status of every raw line of kind quality (see macro audit_lines). -#}
 {{ config(materialized = 'table') }}
 
-{{ quant_safety.audit_lines(ref('stg_quality__parsed')) }}
+{{ quant_safety.audit_lines(ref('base_quality__lines')) }}

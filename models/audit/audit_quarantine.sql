@@ -1,17 +1,17 @@
 {#- Every raw line that breaks the contract, with its file, line number and reason. -#}
 {{ config(materialized = 'table') }}
 
-{%- set kinds = [('quality', 'A'), ('safety', 'B'), ('judge', 'C'), ('text', 'D'), ('second_judge', 'E')] %}
+{%- set kinds = quant_safety.record_kind_models().items() %}
 
 with quarantined as (
-    {%- for name, kind in kinds %}
+    {%- for kind, name in kinds %}
     select
         '{{ kind }}' as record_kind,
         source_label,
         source_line,
         status_reason,
         raw_line_preview
-    from {{ ref('stg_' ~ name ~ '__audited') }}
+    from {{ ref('audit_' ~ name ~ '__lines') }}
     where load_status = 'quarantined'
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
