@@ -3,8 +3,14 @@
     cell (pp for levels, own unit for Phase 6 features), regex-judge gap, regime,
     asymmetry, deployment action, Phase 6 flags and failure-mode flags, and the
     95% interval of every level and delta (cell_intervals: <level>_ci_lo/_ci_hi,
-    <delta>_ci_lo/_ci_hi) with the regime's confidence (regime_confidence). -#}
+    <delta>_ci_lo/_ci_hi) with the regime's confidence. Built from the
+    per-cell rules of the intermediate layer (int_cell_regimes, int_cell_gaps,
+    int_cell_actions, int_cell_asymmetry, int_cell_style_shifts,
+    int_cell_taxonomy, int_cell_intervals, int_cell_regime_confidence); one
+    <id>_flag column per row-scope failure mode of the taxonomy_catalog seed
+    (macro row_failure_modes). -#}
 {%- set interval_metrics = quant_safety.interval_metrics() -%}
+{%- set failure_modes = quant_safety.row_failure_modes() -%}
 {%- set pp_levels = [
     'quality_bertscore', 'quality_rouge_l', 'quality_coherence', 'quality_key_metric_average',
     'safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance',
@@ -17,11 +23,11 @@ with taxonomy_flags as (
     select
         base_model,
         quant,
-        {%- for tax in ['TAX_002', 'TAX_003', 'TAX_004', 'TAX_005', 'TAX_006'] %}
-        max(case when tax_id = '{{ tax }}' then 1 else 0 end) as {{ tax | lower }}_hits,
+        {%- for tax_id in failure_modes %}
+        max(case when tax_id = {{ quant_safety.sql_string(tax_id) }} then 1 else 0 end) as {{ tax_id | lower }}_hits,
         {%- endfor %}
         count(*) as taxonomy_hits
-    from {{ ref('phase5_row_taxonomy') }}
+    from {{ ref('int_cell_taxonomy') }}
     group by base_model, quant
 ),
 
@@ -36,7 +42,7 @@ intervals as (
         max(case when metric = '{{ m.name }}' then delta_ci_lo end) as {{ delta }}_ci_lo,
         max(case when metric = '{{ m.name }}' then delta_ci_hi end) as {{ delta }}_ci_hi{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from {{ ref('cell_intervals') }}
+    from {{ ref('int_cell_intervals') }}
     group by base_model, quant
 )
 
@@ -99,8 +105,8 @@ select
     {%- endfor %}
     style.template_destabilization,
     style.verbosity_shift,
-    {%- for tax in ['TAX_002', 'TAX_003', 'TAX_004', 'TAX_005', 'TAX_006'] %}
-    coalesce(taxonomy_flags.{{ tax | lower }}_hits, 0) = 1 as {{ tax | lower }}_flag,
+    {%- for tax_id in failure_modes %}
+    coalesce(taxonomy_flags.{{ tax_id | lower }}_hits, 0) = 1 as {{ tax_id | lower }}_flag,
     {%- endfor %}
     coalesce(taxonomy_flags.taxonomy_hits, 0) as taxonomy_hits,
     {#- intervals of the other levels, then of every delta (the three regex safety levels' are above) -#}
@@ -119,19 +125,19 @@ select
     confidence.refusal_drop_threshold_detectable,
     actions.deployment_action_note
 from {{ ref('int_cell_deltas') }} as deltas
-inner join {{ ref('regimes') }} as regimes
+inner join {{ ref('int_cell_regimes') }} as regimes
     on regimes.base_model = deltas.base_model and regimes.quant = deltas.quant
-inner join {{ ref('regex_vs_judge_gaps') }} as gaps
+inner join {{ ref('int_cell_gaps') }} as gaps
     on gaps.base_model = deltas.base_model and gaps.quant = deltas.quant
-inner join {{ ref('phase5_row_actions') }} as actions
+inner join {{ ref('int_cell_actions') }} as actions
     on actions.base_model = deltas.base_model and actions.quant = deltas.quant
-left join {{ ref('asymmetry') }} as asymmetry
+left join {{ ref('int_cell_asymmetry') }} as asymmetry
     on asymmetry.base_model = deltas.base_model and asymmetry.quant = deltas.quant
-left join {{ ref('phase6_refusal_style') }} as style
+left join {{ ref('int_cell_style_shifts') }} as style
     on style.base_model = deltas.base_model and style.quant = deltas.quant
 left join taxonomy_flags
     on taxonomy_flags.base_model = deltas.base_model and taxonomy_flags.quant = deltas.quant
 left join intervals
     on intervals.base_model = deltas.base_model and intervals.quant = deltas.quant
-left join {{ ref('regime_confidence') }} as confidence
+left join {{ ref('int_cell_regime_confidence') }} as confidence
     on confidence.base_model = deltas.base_model and confidence.quant = deltas.quant
