@@ -402,8 +402,8 @@ def agreement_summary(con, present: set) -> dict:
                                          "second_judge_regime_stability", "second_judges": models}
 
 
-# read by the report (the quant levels in effect and their order), not exported
-REPORT_ONLY_TABLES = ("stg_registry__quant_levels",)
+# read by the report (the quant levels in effect and their order, the regime rule in force), not exported
+REPORT_ONLY_TABLES = ("stg_registry__quant_levels", "regime_rule")
 
 
 def open_warehouse(cfg: Settings):
