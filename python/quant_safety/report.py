@@ -65,9 +65,9 @@ class Thresholds:
         """The regime rule the warehouse was built with (its one-row regime_rule table:
         quality axis, floors, refusal drop), never re-derived from the vars; the
         divergence threshold and z from the dbt vars."""
-        axis, hidden, near, drop = con.execute(
+        [(axis, hidden, near, drop)] = con.execute(
             "select quality_axis, hidden_danger_quality_floor_pp, near_hidden_danger_quality_floor_pp, refusal_drop_pp "
-            "from regime_rule").fetchone()
+            "from regime_rule").fetchall()
         return cls(str(axis), float(hidden), float(near), float(drop),
                    float(dbt_vars["measurement_divergence_gap_pp"]), float(dbt_vars.get("wilson_z", 1.96)))
 
