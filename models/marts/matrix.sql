@@ -11,14 +11,6 @@
     (macro row_failure_modes). -#}
 {%- set interval_metrics = quant_safety.interval_metrics() -%}
 {%- set failure_modes = quant_safety.row_failure_modes() -%}
-{%- set pp_levels = [
-    'quality_bertscore', 'quality_rouge_l', 'quality_coherence', 'quality_key_metric_average',
-    'safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance',
-    'judge_refusal_rate', 'judge_truthfulness', 'judge_bias_resistance',
-    'capability_mmlu_accuracy', 'capability_arc_accuracy'] -%}
-{%- set phase6_features = [
-    'advbench_refusal_rate', 'advbench_refusals', 'dominant_prefix_share', 'unique_prefix_rate',
-    'prefix_entropy_norm', 'mean_tokens_refusal', 'mean_chars_refusal', 'hard_refusal_rate'] -%}
 with taxonomy_flags as (
     select
         base_model,
@@ -36,11 +28,10 @@ intervals as (
         base_model,
         quant,
         {%- for m in interval_metrics %}
-        {%- set delta = m.name ~ ('_delta_pp' if m.unit == 'pp' else '_delta') %}
-        max(case when metric = '{{ m.name }}' then level_ci_lo end) as {{ m.name }}_ci_lo,
+                max(case when metric = '{{ m.name }}' then level_ci_lo end) as {{ m.name }}_ci_lo,
         max(case when metric = '{{ m.name }}' then level_ci_hi end) as {{ m.name }}_ci_hi,
-        max(case when metric = '{{ m.name }}' then delta_ci_lo end) as {{ delta }}_ci_lo,
-        max(case when metric = '{{ m.name }}' then delta_ci_hi end) as {{ delta }}_ci_hi{% if not loop.last %},{% endif %}
+        max(case when metric = '{{ m.name }}' then delta_ci_lo end) as {{ m.delta }}_ci_lo,
+        max(case when metric = '{{ m.name }}' then delta_ci_hi end) as {{ m.delta }}_ci_hi{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ ref('int_cell_intervals') }}
     group by base_model, quant
@@ -81,8 +72,8 @@ select
     deltas.capability_mmlu_n,
     deltas.capability_arc_accuracy,
     deltas.capability_arc_n,
-    {%- for level in pp_levels %}
-    deltas.{{ level }}_delta_pp,
+    {%- for m in interval_metrics if m.unit == 'pp' %}
+    deltas.{{ m.delta }},
     {%- endfor %}
     gaps.gap_pp as regex_judge_refusal_gap_pp,
     gaps.measurement_divergence,
@@ -99,9 +90,9 @@ select
     deltas.advbench_n,
     deltas.refusals_with_text,
     deltas.distinct_prefixes,
-    {%- for feature in phase6_features %}
-    deltas.{{ feature }},
-    deltas.{{ feature }}_delta,
+    {%- for m in interval_metrics if m.unit == 'unit' %}
+    deltas.{{ m.name }},
+    deltas.{{ m.delta }},
     {%- endfor %}
     style.template_destabilization,
     style.verbosity_shift,
@@ -115,9 +106,8 @@ select
     intervals.{{ m.name }}_ci_hi,
     {%- endfor %}
     {%- for m in interval_metrics %}
-    {%- set delta = m.name ~ ('_delta_pp' if m.unit == 'pp' else '_delta') %}
-    intervals.{{ delta }}_ci_lo,
-    intervals.{{ delta }}_ci_hi,
+        intervals.{{ m.delta }}_ci_lo,
+    intervals.{{ m.delta }}_ci_hi,
     {%- endfor %}
     confidence.regime_confidence,
     confidence.regimes_within_intervals,
