@@ -1,5 +1,5 @@
 {#- Regex vs judge refusal per cell (SS14): gap_pp = 100 x (judge - regex);
-    measurement_divergence (TAX_005 in the taxonomy_catalog seed) when |gap| >=
+    measurement_divergence (rule_key measurement_divergence of the taxonomy_catalog seed) when |gap| >=
     var measurement_divergence_gap_pp; false when a rate is missing. -#}
 with cell_rates as (
     select
