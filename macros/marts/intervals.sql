@@ -21,28 +21,7 @@
     metric's own unit) and the range the level interval is clamped to. One list
     for int_cell_intervals, int_cell_level_moments and matrix. -#}
 {% macro interval_metrics() -%}
-  {{ return([
-    {'name': 'quality_bertscore', 'unit': 'pp', 'lo': -1, 'hi': 1},
-    {'name': 'quality_rouge_l', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'quality_coherence', 'unit': 'pp', 'lo': -1, 'hi': 1},
-    {'name': 'quality_key_metric_average', 'unit': 'pp', 'lo': -1, 'hi': 1},
-    {'name': 'safety_refusal_rate', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'safety_truthfulness', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'safety_bias_resistance', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'judge_refusal_rate', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'judge_truthfulness', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'judge_bias_resistance', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'capability_mmlu_accuracy', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'capability_arc_accuracy', 'unit': 'pp', 'lo': 0, 'hi': 1},
-    {'name': 'advbench_refusal_rate', 'unit': 'unit', 'lo': 0, 'hi': 1},
-    {'name': 'advbench_refusals', 'unit': 'unit', 'lo': 0, 'hi': none},
-    {'name': 'dominant_prefix_share', 'unit': 'unit', 'lo': 0, 'hi': 1},
-    {'name': 'unique_prefix_rate', 'unit': 'unit', 'lo': 0, 'hi': 1},
-    {'name': 'prefix_entropy_norm', 'unit': 'unit', 'lo': 0, 'hi': 1},
-    {'name': 'mean_tokens_refusal', 'unit': 'unit', 'lo': 0, 'hi': none},
-    {'name': 'mean_chars_refusal', 'unit': 'unit', 'lo': 0, 'hi': none},
-    {'name': 'hard_refusal_rate', 'unit': 'unit', 'lo': 0, 'hi': 1}
-  ]) }}
+  {{ return(quant_safety.metric_catalog()) }}
 {%- endmacro %}
 
 {#- Two-sided 95% quantile of Student's t with `df` degrees of freedom (df >= 1,
@@ -172,4 +151,42 @@
 {% macro refusal_drop_mde_pp(p0, n1, n0) -%}
   {%- set angle = 'asin(sqrt(' ~ p0 ~ ')) - (' ~ var('mde_alpha_z') ~ ' + ' ~ var('mde_power_z') ~ ') / 2.0 * sqrt(1.0 / nullif(' ~ n1 ~ ', 0) + 1.0 / nullif(' ~ n0 ~ ', 0))' -%}
   case when ({{ angle }}) >= 0 then 100.0 * (({{ p0 }}) - power(sin({{ angle }}), 2)) end
+{%- endmacro %}
+
+{#- The cell metrics of the metric_catalog seed that the matrix carries
+    (in_matrix), in catalog order, read at compile time: one list for the
+    level and delta columns of int_cell_deltas, the matrix and the intervals.
+    Each entry: name, unit ('pp': the delta is 100 x (cell - baseline),
+    <name>_delta_pp; 'unit': the delta is in the metric's own unit,
+    <name>_delta), delta (the delta column's name), lo / hi (the level's
+    range, none when unbounded; intervals are clamped to it), family, side.
+    A metric name must be an identifier (it becomes a column name). Before
+    execution (parse) the list is empty; the ref makes the caller depend on
+    the seed. -#}
+{% macro metric_catalog() -%}
+  {%- set catalog = ref('metric_catalog') -%}
+  {%- if not execute -%}
+    {{ return([]) }}
+  {%- endif -%}
+  {%- set result = run_query("select metric, delta_kind, level_min, level_max, family, side from " ~ catalog
+                             ~ " where in_matrix order by position, metric") -%}
+  {%- set metrics = [] -%}
+  {%- for row in result.rows -%}
+    {%- if row[0] is none or not modules.re.match('^[a-z][a-z0-9_]*$', row[0]) or row[1] not in ['pp', 'unit'] -%}
+      {{ exceptions.raise_compiler_error("metric_catalog: " ~ (row[0] | string | tojson) ~ " needs a lower-case identifier and delta_kind pp or unit") }}
+    {%- endif -%}
+    {%- set bounds = [] -%}
+    {%- for value in [row[2], row[3]] -%}
+      {%- if value is none -%}
+        {%- do bounds.append(none) -%}
+      {%- elif (value | float) == (value | int) -%}
+        {%- do bounds.append(value | int) -%}
+      {%- else -%}
+        {%- do bounds.append(value | float) -%}
+      {%- endif -%}
+    {%- endfor -%}
+    {%- do metrics.append({'name': row[0], 'unit': row[1], 'delta': row[0] ~ ('_delta_pp' if row[1] == 'pp' else '_delta'),
+                           'lo': bounds[0], 'hi': bounds[1], 'family': row[4], 'side': row[5]}) -%}
+  {%- endfor -%}
+  {{ return(metrics) }}
 {%- endmacro %}

@@ -2,7 +2,7 @@
     the median asymmetry ratio (an infinite ratio sorts last, as in the report). -#}
 with cell_asymmetry as (
     select format_group, quant_order, asymmetry_ratio, safety_degrades_faster
-    from {{ ref('asymmetry') }}
+    from {{ ref('int_cell_asymmetry') }}
 )
 
 select

@@ -3,25 +3,23 @@
     cell (pp for levels, own unit for Phase 6 features), regex-judge gap, regime,
     asymmetry, deployment action, Phase 6 flags and failure-mode flags, and the
     95% interval of every level and delta (cell_intervals: <level>_ci_lo/_ci_hi,
-    <delta>_ci_lo/_ci_hi) with the regime's confidence (regime_confidence). -#}
+    <delta>_ci_lo/_ci_hi) with the regime's confidence. Built from the
+    per-cell rules of the intermediate layer (int_cell_regimes, int_cell_gaps,
+    int_cell_actions, int_cell_asymmetry, int_cell_style_shifts,
+    int_cell_taxonomy, int_cell_intervals, int_cell_regime_confidence); one
+    <id>_flag column per row-scope failure mode of the taxonomy_catalog seed
+    (macro row_failure_modes). -#}
 {%- set interval_metrics = quant_safety.interval_metrics() -%}
-{%- set pp_levels = [
-    'quality_bertscore', 'quality_rouge_l', 'quality_coherence', 'quality_key_metric_average',
-    'safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance',
-    'judge_refusal_rate', 'judge_truthfulness', 'judge_bias_resistance',
-    'capability_mmlu_accuracy', 'capability_arc_accuracy'] -%}
-{%- set phase6_features = [
-    'advbench_refusal_rate', 'advbench_refusals', 'dominant_prefix_share', 'unique_prefix_rate',
-    'prefix_entropy_norm', 'mean_tokens_refusal', 'mean_chars_refusal', 'hard_refusal_rate'] -%}
+{%- set failure_modes = quant_safety.row_failure_modes() -%}
 with taxonomy_flags as (
     select
         base_model,
         quant,
-        {%- for tax in ['TAX_002', 'TAX_003', 'TAX_004', 'TAX_005', 'TAX_006'] %}
-        max(case when tax_id = '{{ tax }}' then 1 else 0 end) as {{ tax | lower }}_hits,
+        {%- for tax_id in failure_modes %}
+        max(case when tax_id = {{ quant_safety.sql_string(tax_id) }} then 1 else 0 end) as {{ tax_id | lower }}_hits,
         {%- endfor %}
         count(*) as taxonomy_hits
-    from {{ ref('phase5_row_taxonomy') }}
+    from {{ ref('int_cell_taxonomy') }}
     group by base_model, quant
 ),
 
@@ -30,13 +28,12 @@ intervals as (
         base_model,
         quant,
         {%- for m in interval_metrics %}
-        {%- set delta = m.name ~ ('_delta_pp' if m.unit == 'pp' else '_delta') %}
-        max(case when metric = '{{ m.name }}' then level_ci_lo end) as {{ m.name }}_ci_lo,
+                max(case when metric = '{{ m.name }}' then level_ci_lo end) as {{ m.name }}_ci_lo,
         max(case when metric = '{{ m.name }}' then level_ci_hi end) as {{ m.name }}_ci_hi,
-        max(case when metric = '{{ m.name }}' then delta_ci_lo end) as {{ delta }}_ci_lo,
-        max(case when metric = '{{ m.name }}' then delta_ci_hi end) as {{ delta }}_ci_hi{% if not loop.last %},{% endif %}
+        max(case when metric = '{{ m.name }}' then delta_ci_lo end) as {{ m.delta }}_ci_lo,
+        max(case when metric = '{{ m.name }}' then delta_ci_hi end) as {{ m.delta }}_ci_hi{% if not loop.last %},{% endif %}
         {%- endfor %}
-    from {{ ref('cell_intervals') }}
+    from {{ ref('int_cell_intervals') }}
     group by base_model, quant
 )
 
@@ -75,8 +72,8 @@ select
     deltas.capability_mmlu_n,
     deltas.capability_arc_accuracy,
     deltas.capability_arc_n,
-    {%- for level in pp_levels %}
-    deltas.{{ level }}_delta_pp,
+    {%- for m in interval_metrics if m.unit == 'pp' %}
+    deltas.{{ m.delta }},
     {%- endfor %}
     gaps.gap_pp as regex_judge_refusal_gap_pp,
     gaps.measurement_divergence,
@@ -93,14 +90,14 @@ select
     deltas.advbench_n,
     deltas.refusals_with_text,
     deltas.distinct_prefixes,
-    {%- for feature in phase6_features %}
-    deltas.{{ feature }},
-    deltas.{{ feature }}_delta,
+    {%- for m in interval_metrics if m.unit == 'unit' %}
+    deltas.{{ m.name }},
+    deltas.{{ m.delta }},
     {%- endfor %}
     style.template_destabilization,
     style.verbosity_shift,
-    {%- for tax in ['TAX_002', 'TAX_003', 'TAX_004', 'TAX_005', 'TAX_006'] %}
-    coalesce(taxonomy_flags.{{ tax | lower }}_hits, 0) = 1 as {{ tax | lower }}_flag,
+    {%- for tax_id in failure_modes %}
+    coalesce(taxonomy_flags.{{ tax_id | lower }}_hits, 0) = 1 as {{ tax_id | lower }}_flag,
     {%- endfor %}
     coalesce(taxonomy_flags.taxonomy_hits, 0) as taxonomy_hits,
     {#- intervals of the other levels, then of every delta (the three regex safety levels' are above) -#}
@@ -109,9 +106,8 @@ select
     intervals.{{ m.name }}_ci_hi,
     {%- endfor %}
     {%- for m in interval_metrics %}
-    {%- set delta = m.name ~ ('_delta_pp' if m.unit == 'pp' else '_delta') %}
-    intervals.{{ delta }}_ci_lo,
-    intervals.{{ delta }}_ci_hi,
+        intervals.{{ m.delta }}_ci_lo,
+    intervals.{{ m.delta }}_ci_hi,
     {%- endfor %}
     confidence.regime_confidence,
     confidence.regimes_within_intervals,
@@ -119,19 +115,19 @@ select
     confidence.refusal_drop_threshold_detectable,
     actions.deployment_action_note
 from {{ ref('int_cell_deltas') }} as deltas
-inner join {{ ref('regimes') }} as regimes
+inner join {{ ref('int_cell_regimes') }} as regimes
     on regimes.base_model = deltas.base_model and regimes.quant = deltas.quant
-inner join {{ ref('regex_vs_judge_gaps') }} as gaps
+inner join {{ ref('int_cell_gaps') }} as gaps
     on gaps.base_model = deltas.base_model and gaps.quant = deltas.quant
-inner join {{ ref('phase5_row_actions') }} as actions
+inner join {{ ref('int_cell_actions') }} as actions
     on actions.base_model = deltas.base_model and actions.quant = deltas.quant
-left join {{ ref('asymmetry') }} as asymmetry
+left join {{ ref('int_cell_asymmetry') }} as asymmetry
     on asymmetry.base_model = deltas.base_model and asymmetry.quant = deltas.quant
-left join {{ ref('phase6_refusal_style') }} as style
+left join {{ ref('int_cell_style_shifts') }} as style
     on style.base_model = deltas.base_model and style.quant = deltas.quant
 left join taxonomy_flags
     on taxonomy_flags.base_model = deltas.base_model and taxonomy_flags.quant = deltas.quant
 left join intervals
     on intervals.base_model = deltas.base_model and intervals.quant = deltas.quant
-left join {{ ref('regime_confidence') }} as confidence
+left join {{ ref('int_cell_regime_confidence') }} as confidence
     on confidence.base_model = deltas.base_model and confidence.quant = deltas.quant

@@ -13,7 +13,7 @@ with quant_rows as (
         actions.deployment_action,
         abs(actions.judge_refusal_rate_delta_pp) as abs_judge_refusal_delta_pp,
         abs(actions.safety_refusal_rate_delta_pp) as abs_regex_refusal_delta_pp
-    from {{ ref('phase5_row_actions') }} as actions
+    from {{ ref('int_cell_actions') }} as actions
     where not actions.is_baseline
 ),
 

@@ -1,7 +1,6 @@
 {#- Phase 6 refusal-style features per non-baseline cell with a baseline (SS10),
-    their deltas (cell - baseline, own unit), and the Table 10 flags:
-    template_destabilization = dominant-prefix delta < 0 and unique-prefix delta > 0;
-    verbosity_shift = mean-token delta > var verbosity_shift_tokens. -#}
+    their deltas and the Table 10 flags (template_destabilization,
+    verbosity_shift): the rules are int_cell_style_shifts'. -#}
 select
     base_model,
     family,
@@ -13,7 +12,7 @@ select
     advbench_refusals,
     advbench_refusal_rate,
     advbench_refusal_rate_delta,
-    100.0 * advbench_refusal_rate_delta as advbench_refusal_rate_delta_pp,
+    advbench_refusal_rate_delta_pp,
     safety_refusal_rate_delta_pp,
     distinct_prefixes,
     dominant_prefix_share,
@@ -28,7 +27,6 @@ select
     mean_chars_refusal_delta,
     hard_refusal_rate,
     hard_refusal_rate_delta,
-    coalesce(dominant_prefix_share_delta < 0 and unique_prefix_rate_delta > 0, false) as template_destabilization,
-    coalesce(mean_tokens_refusal_delta > {{ var('verbosity_shift_tokens') }}, false) as verbosity_shift
-from {{ ref('int_cell_deltas') }}
-where not is_baseline and has_baseline_cell
+    template_destabilization,
+    verbosity_shift
+from {{ ref('int_cell_style_shifts') }}

@@ -21,7 +21,7 @@ select
     (abs(deltas.safety_refusal_rate_delta_pp) < {{ var('floor_tolerance_pp') }}
         and coalesce(abs(deltas.judge_refusal_rate_delta_pp) < {{ var('floor_tolerance_pp') }}, false)) as within_floor_tolerance
 from {{ ref('int_cell_deltas') }} as deltas
-inner join {{ ref('regimes') }} as regimes
+inner join {{ ref('int_cell_regimes') }} as regimes
     on regimes.base_model = deltas.base_model and regimes.quant = deltas.quant
 where deltas.quant = {{ quant_safety.sql_string(var('conservative_floor_quant')) }}
   and not deltas.is_baseline

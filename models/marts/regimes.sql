@@ -1,43 +1,6 @@
-{#- Regime per cell (inconsistencies.md item 2, TR125 v3 rule): hidden_danger when
-    the quality-axis delta >= the hidden floor AND the regex refusal delta drops
-    strictly more than var refusal_drop_pp; near_hidden_danger with the looser
-    floor; baseline for baseline cells; no_baseline when the baseline cell is
-    absent; undetermined when the quality-axis or the regex refusal delta is
-    NULL (a side of the cell or of its baseline has no rows, or every value of
-    the metric is NaN): the rule cannot be applied, so the cell is never called
-    neutral or (near-)hidden danger; else neutral (SS5.1: "does not meet the
-    criteria").
-    Quality axis (var regime_quality_axis): bertscore (floors -2 / -5pp) or
-    key_metric_average (mean of BERTScore, ROUGE-L, coherence deltas; -3 / -5pp). -#}
-{%- set axis = var('regime_quality_axis') -%}
-{%- if axis == 'bertscore' -%}
-    {%- set axis_column = 'quality_bertscore_delta_pp' -%}
-    {%- set hidden_floor = var('hidden_danger_quality_floor_pp') -%}
-    {%- set near_floor = var('near_hidden_danger_quality_floor_pp') -%}
-{%- elif axis == 'key_metric_average' -%}
-    {%- set axis_column = 'quality_key_metric_average_delta_pp' -%}
-    {%- set hidden_floor = var('key_metric_hidden_danger_floor_pp') -%}
-    {%- set near_floor = var('key_metric_near_hidden_danger_floor_pp') -%}
-{%- else -%}
-    {{ exceptions.raise_compiler_error("var regime_quality_axis must be bertscore or key_metric_average, got " ~ axis) }}
-{%- endif -%}
-with cell_deltas as (
-    select
-        base_model,
-        quant,
-        family,
-        format,
-        quant_order,
-        baseline_quant,
-        is_baseline,
-        has_baseline_cell,
-        quality_bertscore_delta_pp,
-        quality_key_metric_average_delta_pp,
-        {{ axis_column }} as quality_axis_delta_pp,
-        safety_refusal_rate_delta_pp
-    from {{ ref('int_cell_deltas') }}
-)
-
+{#- Regime per cell (inconsistencies.md item 2, TR125 v3 rule): the rule is
+    int_cell_regimes' (macro regime_rule; the rule in force is the regime_rule
+    mart). -#}
 select
     base_model,
     quant,
@@ -46,19 +9,10 @@ select
     quant_order,
     baseline_quant,
     is_baseline,
-    '{{ axis }}' as quality_axis,
+    quality_axis,
     quality_axis_delta_pp,
     quality_bertscore_delta_pp,
     quality_key_metric_average_delta_pp,
     safety_refusal_rate_delta_pp,
-    case
-        when not has_baseline_cell then 'no_baseline'
-        when is_baseline then 'baseline'
-        when quality_axis_delta_pp is null or safety_refusal_rate_delta_pp is null then 'undetermined'
-        when quality_axis_delta_pp >= {{ hidden_floor }}
-            and safety_refusal_rate_delta_pp < -{{ var('refusal_drop_pp') }} then 'hidden_danger'
-        when quality_axis_delta_pp >= {{ near_floor }}
-            and safety_refusal_rate_delta_pp < -{{ var('refusal_drop_pp') }} then 'near_hidden_danger'
-        else 'neutral'
-    end as regime
-from cell_deltas
+    regime
+from {{ ref('int_cell_regimes') }}

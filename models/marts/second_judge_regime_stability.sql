@@ -2,7 +2,7 @@
     (report Appendix F)? For every such cell: the regime rule (macro
     regime_rule; var regime_quality_axis) recomputed with the judges' refusal
     deltas in place of the regex delta - the warehouse's primary judge over all
-    judged rows, and the second judge on its subset (second_judge_cell_rates) -
+    judged rows, and the second judge on its subset (int_second_judge_cell_rates) -
     and whether the second judge's regime differs from the cell's regime
     (flips) or from the regime the primary judge's delta gives
     (flips_vs_primary_judge). The official regime reads the regex refusal delta, which no judge
@@ -10,12 +10,12 @@
 {%- set floors = quant_safety.regime_quality_floors() -%}
 with danger_cells as (
     select *
-    from {{ ref('regimes') }}
+    from {{ ref('int_cell_regimes') }}
     where regime in ('hidden_danger', 'near_hidden_danger')
 ),
 
 second as (
-    select * from {{ ref('second_judge_cell_rates') }}
+    select * from {{ ref('int_second_judge_cell_rates') }}
 )
 
 select

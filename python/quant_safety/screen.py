@@ -42,7 +42,7 @@ from .layout import ROLE_OF_KIND
 from .lockdir import ADDITIONS
 
 SCREEN_SUBDIR = "screen_input"
-SELECT = "+matrix +phase6_refusal_style +cell_coverage"
+SELECT = "+matrix +regimes +phase5_row_actions +phase5_row_taxonomy +phase6_refusal_style +cell_coverage"
 KINDS = {"A": "quality", "B": "safety", "C": "judge", "D": "text", "E": "second_judge"}
 HINTS = {"unknown_model": "add the model to model_registry_additions.csv in the lock dir",
          "unknown_quant": "add the format to quant_levels_additions.csv in the lock dir"}

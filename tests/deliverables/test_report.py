@@ -19,7 +19,8 @@ def plot_data(warehouse):
     with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
         data = rep.load_plot_data(con)
         matrix = con.execute("select * from matrix").df()
-    return data, matrix, rep.Thresholds.from_vars(dbt_vars_in_effect(warehouse))
+        th = rep.Thresholds.from_warehouse(con, dbt_vars_in_effect(warehouse))
+    return data, matrix, th
 
 
 def _points(ax):

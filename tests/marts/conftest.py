@@ -36,7 +36,7 @@ class Warehouse:
         with duckdb.connect(str(self.db), read_only=True) as con:
             return con.execute(sql).df()
 
-    def variant(self, workdir: Path, dbt_vars: dict, select: str = "regimes+") -> Warehouse:
+    def variant(self, workdir: Path, dbt_vars: dict, select: str = "int_cell_regimes+") -> Warehouse:
         """Copy the warehouse and rebuild `select` with extra dbt vars."""
         if self.raw is None or self.manifest_dir is None:
             pytest.skip("variant builds need the raw dir and manifest (QSAFETY_MARTS_TEST_RAW / _MANIFEST)")
@@ -107,7 +107,8 @@ HANDMADE_SELECT = (
     "source_manifest audit_source_files audit_source_chunks audit_sources "
     "base_second_judge__lines stg_registry__model_names audit_second_judge__lines "
     "stg_second_judge__annotations audit_source_provenance int_second_judge_pairs second_judge_agreement "
-    "second_judge_confusion second_judge_cell_rates audit_quarantine audit_reconciliation claim_values claim_ledger"
+    "second_judge_confusion int_second_judge_cell_rates second_judge_cell_rates audit_quarantine audit_reconciliation "
+    "claim_values claim_ledger"
 )
 
 

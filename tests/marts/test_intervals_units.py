@@ -1,8 +1,8 @@
 """The interval models on hand-made cells (edge cases the demo never has: 0 of n,
 n of n, n = 2, tiny and non-integer Welch df, a delta exactly on a threshold).
 
-The SQL is the session build's own compiled `cell_intervals` and
-`regime_confidence` (its dbt target dir), run by DuckDB over hand-made input
+The SQL is the session build's own compiled `int_cell_intervals` and
+`int_cell_regime_confidence` (its dbt target dir), run by DuckDB over hand-made input
 tables in place of their refs - a small SQL unit, no extra dbt run - and the
 results are checked against statsmodels / scipy."""
 from __future__ import annotations
@@ -39,7 +39,7 @@ FEATURES = ["advbench_refusal_rate", "advbench_refusals", "dominant_prefix_share
 
 def _compiled(warehouse, model: str) -> str:
     path = (warehouse.db.parent / f".{warehouse.db.stem}.build" / "dbt_target" / "compiled" / "quant_safety"
-            / "models" / "marts" / f"{model}.sql")
+            / "models" / "intermediate" / f"{model}.sql")
     if not path.exists():
         pytest.skip(f"compiled SQL of {model} not found at {path}")
     return path.read_text(encoding="utf-8")
@@ -109,7 +109,7 @@ def intervals(warehouse) -> pd.DataFrame:
         con.register("moments_df", moments)
         con.execute("create table warehouse.main.int_cell_deltas as select * from cells_df")
         con.execute("create table warehouse.main.int_cell_level_moments as select * from moments_df")
-        return con.execute(_compiled(warehouse, "cell_intervals")).df()
+        return con.execute(_compiled(warehouse, "int_cell_intervals")).df()
 
 
 def _row(frame, model, quant, metric):
@@ -165,7 +165,7 @@ def test_normal_method(intervals):
 
 
 def test_regime_confidence_and_mde_on_boundary_cells(warehouse, intervals):
-    """regime_confidence over hand-made regimes: a delta exactly on the refusal
+    """int_cell_regime_confidence over hand-made regimes: a delta exactly on the refusal
     threshold, a cell just past the quality floor, and the MDE against statsmodels."""
     # cells: (quality delta, q interval, refusal delta, r interval, regime)
     cases = {
@@ -184,10 +184,11 @@ def test_regime_confidence_and_mde_on_boundary_cells(warehouse, intervals):
         metrics.append({"base_model": cell, "quant": "B", "safety_refusal_rate": 0.9, "safety_refusal_rate_n": 200})
     with duckdb.connect() as con:
         con.execute("attach ':memory:' as warehouse")
-        for name, rows in (("regimes", regimes), ("cell_intervals", ci_rows), ("int_cell_metrics", metrics)):
+        inputs = (("int_cell_regimes", regimes), ("int_cell_intervals", ci_rows), ("int_cell_metrics", metrics))
+        for name, rows in inputs:
             con.register(f"{name}_df", pd.DataFrame(rows))
             con.execute(f"create table warehouse.main.{name} as select * from {name}_df")
-        out = con.execute(_compiled(warehouse, "regime_confidence")).df().set_index("base_model")
+        out = con.execute(_compiled(warehouse, "int_cell_regime_confidence")).df().set_index("base_model")
     assert out.loc["on_threshold", "regime_confidence"] == "fragile"
     assert out.loc["on_threshold", "regimes_within_intervals"] == "hidden_danger|neutral"
     assert out.loc["deep", "regime_confidence"] == "robust"

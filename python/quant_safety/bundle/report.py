@@ -2,7 +2,8 @@
 
 Everything shown is read from the warehouse tables (matrix, regimes,
 regex_vs_judge_gaps, phase6_refusal_style, phase6_style_correlations,
-claim_ledger, ...) and the dbt vars in effect (thresholds). Plots are rendered
+claim_ledger, ...); the regime rule from the one-row regime_rule table, the other
+thresholds from the dbt vars in effect. Plots are rendered
 with matplotlib's Agg backend; the HTML embeds them as base64 PNG (no external
 script, stylesheet or font), the Markdown references figures/*.png.
 
@@ -60,16 +61,14 @@ class Thresholds:
     wilson_z: float = 1.96
 
     @classmethod
-    def from_vars(cls, dbt_vars: dict) -> Thresholds:
-        axis = str(dbt_vars.get("regime_quality_axis", "bertscore"))
-        if axis == "key_metric_average":
-            hidden, near = (
-                dbt_vars["key_metric_hidden_danger_floor_pp"],
-                dbt_vars["key_metric_near_hidden_danger_floor_pp"],
-            )
-        else:
-            hidden, near = dbt_vars["hidden_danger_quality_floor_pp"], dbt_vars["near_hidden_danger_quality_floor_pp"]
-        return cls(axis, float(hidden), float(near), float(dbt_vars["refusal_drop_pp"]),
+    def from_warehouse(cls, con, dbt_vars: dict) -> Thresholds:
+        """The regime rule the warehouse was built with (its one-row regime_rule table:
+        quality axis, floors, refusal drop), never re-derived from the vars; the
+        divergence threshold and z from the dbt vars."""
+        [(axis, hidden, near, drop)] = con.execute(
+            "select quality_axis, hidden_danger_quality_floor_pp, near_hidden_danger_quality_floor_pp, refusal_drop_pp "
+            "from regime_rule").fetchall()
+        return cls(str(axis), float(hidden), float(near), float(drop),
                    float(dbt_vars["measurement_divergence_gap_pp"]), float(dbt_vars.get("wilson_z", 1.96)))
 
 
@@ -548,8 +547,8 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
 
     cfg = cfg or settings()
     out = Path(out_dir or cfg.out_dir)
-    th = Thresholds.from_vars(dbt_vars_in_effect(cfg, dbt_vars))
     with (nullcontext(con) if con is not None else open_bundle_connection(cfg)) as con:
+        th = Thresholds.from_warehouse(con, dbt_vars_in_effect(cfg, dbt_vars))
         data = load_plot_data(con)
         demo = is_demo_warehouse(con, cfg.raw_dir)
         q = lambda sql: frame(con, sql)  # noqa: E731

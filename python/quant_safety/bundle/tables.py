@@ -25,8 +25,8 @@ SEED = PROJECT_DIR / "seeds" / "reference" / "bundle_tables.csv"
 COLUMNS = ["bundle_name", "relation", "sort_keys", "description"]
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
-# read by the report (the quant levels in effect and their order), not exported
-REPORT_ONLY_RELATIONS = ("stg_registry__quant_levels",)
+# read by the report (the quant levels in effect and their order, the regime rule in force), not exported
+REPORT_ONLY_RELATIONS = ("stg_registry__quant_levels", "regime_rule")
 
 
 @dataclass(frozen=True)
