@@ -44,6 +44,8 @@ def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dic
     # (p ~1e-11 relative at x100) otherwise depend on the machine's core count.
     for name, value in SINGLE_THREAD_BLAS.items():
         env.setdefault(name, value)
+    # Fits of the statistics models cached by the hash of their input rows (stats/fit_cache.py)
+    env.setdefault("QSAFETY_STATS_CACHE_DIR", str(cfg.work_dir / "stats_cache"))
     # Spark target (method session): warehouse dir + Derby metastore of this build.
     env.setdefault("QSAFETY_SPARK_DIR", str(cfg.spark_dir))
     return env

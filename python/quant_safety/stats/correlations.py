@@ -60,6 +60,7 @@ from ._common import (
     sort_rows,
 )
 from .exact import exact_pvalues
+from .fit_cache import memo
 
 METHODS = ("pearson", "spearman")
 
@@ -118,12 +119,12 @@ def within_model_correlations(
                     if not present:
                         res = correlate([], [])
                         exact = (float("nan"), float("nan"))
-                    elif idx is None:
-                        res = correlate(xv, yv)
-                        exact = exact_pvalues(xv, yv)
                     else:
-                        res = correlate(xv[idx], yv[idx])
-                        exact = exact_pvalues(xv[idx], yv[idx])
+                        # the model's rows (all rows for the pooled group): an unchanged
+                        # model's fits come from the last build's cache (fit_cache)
+                        x, y = (xv, yv) if idx is None else (xv[idx], yv[idx])
+                        res = memo("correlate", correlate, x, y)
+                        exact = memo("exact_pvalues", exact_pvalues, x, y)
                     rows.append(
                         {
                             "scope": scope,

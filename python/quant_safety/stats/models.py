@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from . import fit_cache
 from .correlations import sign_reversal_summary, within_model_correlations
 from .regressions import bpw_regressions
 from .robustness import leave_one_out, mixed_models, repeated_measures
@@ -44,7 +45,10 @@ def compute(name: str, **inputs: pd.DataFrame) -> pd.DataFrame:
     missing = [t for t in spec.inputs if t not in inputs]
     if missing:
         raise ValueError(f"{name}: missing input table(s) {missing}")
-    return spec.function(*(inputs[t] for t in spec.inputs))
+    # within-model fits whose rows did not change since the last build are read back
+    # (fit_cache; only where the build sets QSAFETY_STATS_CACHE_DIR)
+    with fit_cache.session(name):
+        return spec.function(*(inputs[t] for t in spec.inputs))
 
 
 def compute_all(read: Callable[[str], pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -37,6 +37,7 @@ from ._common import (
     sort_rows,
 )
 from .exact import exact_pvalues
+from .fit_cache import memo
 
 BPW_COLUMNS = [
     "scope",
@@ -54,13 +55,31 @@ BPW_COLUMNS = [
 ]
 
 
+def _ols_fit(x, y) -> dict:
+    """OLS ``y ~ x`` (n >= 3, neither constant): slope, its SE, intercept, R², p and the exact p."""
+    import statsmodels.api as sm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit()
+    return {
+        "slope": float(fit.params[1]),
+        "slope_se": float(fit.bse[1]),
+        "intercept": float(fit.params[0]),
+        # in [0, 1] for OLS with an intercept; 1 - ssr/tss can land an ulp
+        # outside when the slope is ~0 or the fit is perfect
+        "r2": min(1.0, max(0.0, float(fit.rsquared))),
+        "p": float(fit.pvalues[1]) if len(x) > 2 else math.nan,
+        "p_exact": float(exact_pvalues(x, y, spearman=False)[0]),
+    }
+
+
 def bpw_regressions(
     matrix: pd.DataFrame,
     metrics=LEVEL_METRICS,
     include_baseline: bool = True,
 ) -> pd.DataFrame:
     """OLS ``metric ~ bpw`` per scope, base_model and metric (levels, fractions)."""
-    import statsmodels.api as sm
 
     rows = []
     for scope, df in iter_scopes(matrix, include_baseline=include_baseline):
@@ -87,23 +106,7 @@ def bpw_regressions(
                 if is_constant(x) or is_constant(y):
                     rows.append({**base, "n": n, **nan, "flag": FLAG_CONSTANT})
                     continue
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    fit = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit()
-                rows.append(
-                    {
-                        **base,
-                        "n": n,
-                        "slope": float(fit.params[1]),
-                        "slope_se": float(fit.bse[1]),
-                        "intercept": float(fit.params[0]),
-                        # in [0, 1] for OLS with an intercept; 1 - ssr/tss can land an ulp
-                        # outside when the slope is ~0 or the fit is perfect
-                        "r2": min(1.0, max(0.0, float(fit.rsquared))),
-                        "p": float(fit.pvalues[1]) if n > 2 else math.nan,
-                        "p_exact": exact_pvalues(x, y, spearman=False)[0],
-                        "flag": FLAG_OK,
-                    }
-                )
+                # an unchanged model's fit comes from the last build's cache (fit_cache)
+                rows.append({**base, "n": n, **memo("bpw_ols", _ols_fit, x, y), "flag": FLAG_OK})
     out = pd.DataFrame(rows, columns=BPW_COLUMNS)
     return sort_rows(out, ["scope", "base_model", "metric"])
