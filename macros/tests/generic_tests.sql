@@ -30,7 +30,9 @@ where {{ column_name }} is not null
 {#- Model-level versions of not_null / between over many columns: one query
     (one scan) per model instead of one dbt test node per column. A dbt test
     node costs ~70 ms of dbt overhead whatever its query, and a build ran ~260
-    single-column ones. A failure names every failing column and its row count. -#}
+    single-column ones. A failure names every failing column and its row count
+    (one row each: column_name, problem, failing_rows). Fold only tests of the
+    same config (severity, where) into one. -#}
 {% test not_null_columns(model, columns) %}
 with counts as (
     select
@@ -47,24 +49,33 @@ from counts where failing_{{ loop.index }} > 0
 {% endtest %}
 
 {#- checks: a list of {column, min_value, max_value} (either bound may be absent);
-    NULLs pass, as in `between`. -#}
+    NULLs pass, as in `between`. One row per failing column: its name, the range,
+    the failing row count and the lowest and highest failing value. -#}
 {% test columns_between(model, checks) %}
 with counts as (
     select
     {%- for check in checks %}
         {%- set c = check.column %}
-        sum(case when {{ c }} is not null and (
-            {%- if check.min_value is not none %} {{ c }} < {{ check.min_value }}{% endif -%}
-            {%- if check.min_value is not none and check.max_value is not none %} or{% endif -%}
-            {%- if check.max_value is not none %} {{ c }} > {{ check.max_value }}{% endif %}
-        ) then 1 else 0 end) as failing_{{ loop.index }}{{ "," if not loop.last }}
+        {%- set lo = check.get('min_value') %}
+        {%- set hi = check.get('max_value') %}
+        {%- set outside -%}
+            {{ c }} is not null and (
+            {%- if lo is not none %} {{ c }} < {{ lo }}{% endif -%}
+            {%- if lo is not none and hi is not none %} or{% endif -%}
+            {%- if hi is not none %} {{ c }} > {{ hi }}{% endif %})
+        {%- endset %}
+        sum(case when {{ outside }} then 1 else 0 end) as failing_{{ loop.index }},
+        min(case when {{ outside }} then {{ c }} end) as lowest_{{ loop.index }},
+        max(case when {{ outside }} then {{ c }} end) as highest_{{ loop.index }}{{ "," if not loop.last }}
     {%- endfor %}
     from {{ model }}
 )
 {%- for check in checks %}
 select '{{ check.column }}' as column_name,
-    'outside [{{ check.min_value }}, {{ check.max_value }}]' as problem,
-    failing_{{ loop.index }} as failing_rows
+    'outside [{{ check.get('min_value', '') }}, {{ check.get('max_value', '') }}]' as problem,
+    failing_{{ loop.index }} as failing_rows,
+    cast(lowest_{{ loop.index }} as {{ dbt.type_string() }}) as lowest_failing_value,
+    cast(highest_{{ loop.index }} as {{ dbt.type_string() }}) as highest_failing_value
 from counts where failing_{{ loop.index }} > 0
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}
