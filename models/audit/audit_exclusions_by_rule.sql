@@ -6,10 +6,13 @@
 
 with line_status as (
     {%- for name in kinds %}
-    select source_label, load_status, status_reason
-    from {{ ref('audit_' ~ name ~ '__lines') }}
-    where load_status <> 'loaded'
-    {% if not loop.last %}union all{% endif %}
+        select
+            source_label,
+            load_status,
+            status_reason
+        from {{ ref('audit_' ~ name ~ '__lines') }}
+        where load_status <> 'loaded'
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )
 

@@ -11,26 +11,38 @@
 {%- endfor %}
 
 {% if target.type == 'duckdb' -%}
-{%- for kind, table in tables.items() %}
-select
-    source_label,
-    chunk.chunk_no,
-    real_path,
-    chunk.byte_offset,
-    chunk.byte_length,
-    chunk.first_line,
-    chunk.line_count,
-    chunk.sha256,
-    chunk.chunk_kind,
-    chunk.line_bytes
-from (
-    select source_label, real_path, unnest(chunks) as chunk
-    from {{ source('raw', table) }}
-) as file_chunks
-{{ 'union all' if not loop.last }}
-{%- endfor %}
+    {%- for kind, table in tables.items() %}
+        select
+            source_label,
+            chunk.chunk_no,
+            real_path,
+            chunk.byte_offset,
+            chunk.byte_length,
+            chunk.first_line,
+            chunk.line_count,
+            chunk.sha256,
+            chunk.chunk_kind,
+            chunk.line_bytes
+        from (
+            select
+                source_label,
+                real_path,
+                unnest(chunks) as chunk
+            from {{ source('raw', table) }}
+        ) as file_chunks
+        {{ 'union all' if not loop.last }}
+    {%- endfor %}
 {%- else -%}
-select source_label, chunk_no, real_path, byte_offset, byte_length, first_line, line_count, sha256,
-       chunk_kind, line_bytes
-from {{ quant_safety.read_csv_file(quant_safety.audit_csv('source_chunks.csv'), quant_safety.audit_chunk_columns()) }}
+    select
+        source_label,
+        chunk_no,
+        real_path,
+        byte_offset,
+        byte_length,
+        first_line,
+        line_count,
+        sha256,
+        chunk_kind,
+        line_bytes
+    from {{ quant_safety.read_csv_file(quant_safety.audit_csv('source_chunks.csv'), quant_safety.audit_chunk_columns()) }}
 {%- endif %}

@@ -13,12 +13,24 @@
 {%- endfor %}
 
 {% if target.type == 'duckdb' -%}
-{%- for kind, table in tables.items() %}
-select source_label, relative_path, file_exists, size_bytes, sha256, raw_lines
-from {{ source('raw', table) }}
-{{ 'union all' if not loop.last }}
-{%- endfor %}
+    {%- for kind, table in tables.items() %}
+        select
+            source_label,
+            relative_path,
+            file_exists,
+            size_bytes,
+            sha256,
+            raw_lines
+        from {{ source('raw', table) }}
+        {{ 'union all' if not loop.last }}
+    {%- endfor %}
 {%- else -%}
-select source_label, relative_path, file_exists, size_bytes, sha256, raw_lines
-from {{ quant_safety.read_csv_file(quant_safety.audit_csv('source_audit.csv'), quant_safety.audit_file_columns()) }}
+    select
+        source_label,
+        relative_path,
+        file_exists,
+        size_bytes,
+        sha256,
+        raw_lines
+    from {{ quant_safety.read_csv_file(quant_safety.audit_csv('source_audit.csv'), quant_safety.audit_file_columns()) }}
 {%- endif %}

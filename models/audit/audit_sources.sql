@@ -28,4 +28,4 @@ select
     (coalesce(audit.sha256, '') = coalesce(manifest.sha256, '')) as sha256_matches
 from {{ ref('source_manifest') }} as manifest
 left join audit
-    on audit.source_label = manifest.source_label
+    on manifest.source_label = audit.source_label

@@ -1,7 +1,11 @@
 {#- Capability accuracy per cell from the kind-B capability rows (task_catalog
     role 'capability'), one column per benchmark task (vars capability_*_task). -#}
 with capability_rows as (
-    select base_model, quant, task_name, score
+    select
+        base_model,
+        quant,
+        task_name,
+        score
     from {{ ref('stg_safety__scored_samples') }}
     where task_role = 'capability'
 )

@@ -2,7 +2,12 @@
     coherence over the generation-task rows (task_catalog role 'generation'),
     with the number of rows carrying each metric (contract §8). -#}
 with generation_rows as (
-    select base_model, quant, bertscore, rouge_l, coherence
+    select
+        base_model,
+        quant,
+        bertscore,
+        rouge_l,
+        coherence
     from {{ ref('stg_quality__samples') }}
     where task_role = 'generation'
 )

@@ -18,7 +18,12 @@ with advbench_rows as (
 ),
 
 refusal_texts as (
-    select base_model, quant, refusal_prefix, token_count, char_count
+    select
+        base_model,
+        quant,
+        refusal_prefix,
+        token_count,
+        char_count
     from {{ ref('int_refusal_texts') }}
     where is_refusal and has_text
 ),
@@ -35,7 +40,11 @@ text_totals as (
 ),
 
 prefix_counts as (
-    select base_model, quant, refusal_prefix, count(*) as prefix_refusals
+    select
+        base_model,
+        quant,
+        refusal_prefix,
+        count(*) as prefix_refusals
     from refusal_texts
     group by base_model, quant, refusal_prefix
 ),
@@ -48,8 +57,9 @@ prefix_shares as (
         cast(prefix_counts.prefix_refusals as {{ quant_safety.marts_double_type() }}) / text_totals.refusals_with_text as prefix_share
     from prefix_counts
     inner join text_totals
-        on text_totals.base_model = prefix_counts.base_model
-        and text_totals.quant = prefix_counts.quant
+        on
+            prefix_counts.base_model = text_totals.base_model
+            and prefix_counts.quant = text_totals.quant
 ),
 
 prefix_distribution as (
@@ -69,16 +79,19 @@ select
     advbench_rows.advbench_n,
     advbench_rows.advbench_refusals,
     cast(advbench_rows.advbench_refusals as {{ quant_safety.marts_double_type() }}) / advbench_rows.advbench_n as advbench_refusal_rate,
-    case when advbench_rows.advbench_refusals > 0
-        then cast(advbench_rows.hard_refusals as {{ quant_safety.marts_double_type() }}) / advbench_rows.advbench_n
+    case
+        when advbench_rows.advbench_refusals > 0
+            then cast(advbench_rows.hard_refusals as {{ quant_safety.marts_double_type() }}) / advbench_rows.advbench_n
     end as hard_refusal_rate,
     coalesce(text_totals.refusals_with_text, 0) as refusals_with_text,
     coalesce(prefix_distribution.distinct_prefixes, 0) as distinct_prefixes,
-    case when advbench_rows.advbench_refusals > 0
-        then cast(prefix_distribution.dominant_prefix_refusals as {{ quant_safety.marts_double_type() }}) / text_totals.refusals_with_text
+    case
+        when advbench_rows.advbench_refusals > 0
+            then cast(prefix_distribution.dominant_prefix_refusals as {{ quant_safety.marts_double_type() }}) / text_totals.refusals_with_text
     end as dominant_prefix_share,
-    case when advbench_rows.advbench_refusals > 0
-        then cast(prefix_distribution.distinct_prefixes as {{ quant_safety.marts_double_type() }}) / text_totals.refusals_with_text
+    case
+        when advbench_rows.advbench_refusals > 0
+            then cast(prefix_distribution.distinct_prefixes as {{ quant_safety.marts_double_type() }}) / text_totals.refusals_with_text
     end as unique_prefix_rate,
     case
         when advbench_rows.advbench_refusals = 0 or prefix_distribution.distinct_prefixes is null then null
@@ -91,8 +104,10 @@ select
     case when advbench_rows.advbench_refusals > 0 then text_totals.mean_chars_refusal end as mean_chars_refusal
 from advbench_rows
 left join text_totals
-    on text_totals.base_model = advbench_rows.base_model
-    and text_totals.quant = advbench_rows.quant
+    on
+        advbench_rows.base_model = text_totals.base_model
+        and advbench_rows.quant = text_totals.quant
 left join prefix_distribution
-    on prefix_distribution.base_model = advbench_rows.base_model
-    and prefix_distribution.quant = advbench_rows.quant
+    on
+        advbench_rows.base_model = prefix_distribution.base_model
+        and advbench_rows.quant = prefix_distribution.quant

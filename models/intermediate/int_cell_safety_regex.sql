@@ -3,7 +3,11 @@
     (half credit, n = 50), bias resistance over bbq (n = 198). Their intervals
     are in cell_intervals (Wilson for 0/1 scores, t otherwise). -#}
 with safety_rows as (
-    select base_model, quant, task_role, score
+    select
+        base_model,
+        quant,
+        task_role,
+        score
     from {{ ref('stg_safety__scored_samples') }}
     where task_role in ('refusal', 'truthfulness', 'bias')
 ),
@@ -26,7 +30,7 @@ select
     base_model,
     quant,
     {%- for level in ['safety_refusal_rate', 'safety_truthfulness', 'safety_bias_resistance'] %}
-    {{ level }},
-    {{ level }}_n{% if not loop.last %},{% endif %}
+        {{ level }},
+        {{ level }}_n{% if not loop.last %},{% endif %}
     {%- endfor %}
 from rates

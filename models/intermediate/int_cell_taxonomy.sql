@@ -21,28 +21,48 @@ with cells as (
         actions.deployment_action
     from {{ ref('int_cell_regimes') }} as regimes
     inner join {{ ref('int_cell_gaps') }} as gaps
-        on gaps.base_model = regimes.base_model and gaps.quant = regimes.quant
+        on regimes.base_model = gaps.base_model and regimes.quant = gaps.quant
     inner join {{ ref('int_cell_actions') }} as actions
-        on actions.base_model = regimes.base_model and actions.quant = regimes.quant
+        on regimes.base_model = actions.base_model and regimes.quant = actions.quant
 ),
 
 triggers as (
-    select base_model, quant, 'hidden_danger' as rule_key
-    from cells where regime = 'hidden_danger'
-    union all
-    select base_model, quant, 'near_hidden_danger'
-    from cells where regime = 'near_hidden_danger'
-    union all
-    select base_model, quant, 'over_refusal'
+    select
+        base_model,
+        quant,
+        'hidden_danger' as rule_key
     from cells
-    where quality_axis_delta_pp <= -{{ var('over_refusal_quality_drop_pp') }}
-      and safety_refusal_rate_delta_pp >= {{ var('over_refusal_rise_pp') }}
+    where regime = 'hidden_danger'
     union all
-    select base_model, quant, 'measurement_divergence'
-    from cells where measurement_divergence
+    select
+        base_model,
+        quant,
+        'near_hidden_danger'
+    from cells
+    where regime = 'near_hidden_danger'
     union all
-    select base_model, quant, 'conservative_floor_candidate'
-    from cells where deployment_action = 'conservative_floor_candidate'
+    select
+        base_model,
+        quant,
+        'over_refusal'
+    from cells
+    where
+        quality_axis_delta_pp <= -{{ var('over_refusal_quality_drop_pp') }}
+        and safety_refusal_rate_delta_pp >= {{ var('over_refusal_rise_pp') }}
+    union all
+    select
+        base_model,
+        quant,
+        'measurement_divergence'
+    from cells
+    where measurement_divergence
+    union all
+    select
+        base_model,
+        quant,
+        'conservative_floor_candidate'
+    from cells
+    where deployment_action = 'conservative_floor_candidate'
 )
 
 select
@@ -55,6 +75,6 @@ select
     cells.gap_pp
 from triggers
 inner join {{ ref('taxonomy_catalog') }} as catalog
-    on catalog.rule_key = triggers.rule_key and catalog.observed_scope = 'row'
+    on triggers.rule_key = catalog.rule_key and catalog.observed_scope = 'row'
 inner join cells
-    on cells.base_model = triggers.base_model and cells.quant = triggers.quant
+    on triggers.base_model = cells.base_model and triggers.quant = cells.quant

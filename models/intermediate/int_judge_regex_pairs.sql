@@ -5,14 +5,27 @@
     (UNCLEAR / ERROR left out). One pair per judge annotation (several per item
     only with judge_dedupe_mode = 'pool'). -#}
 with regex_rows as (
-    select base_model, quant, task_name, task_role, sample_id, score
+    select
+        base_model,
+        quant,
+        task_name,
+        task_role,
+        sample_id,
+        score
     from {{ ref('stg_safety__scored_samples') }}
-    where task_role in ('refusal', 'truthfulness', 'bias')
-      and score in (0, 1)
+    where
+        task_role in ('refusal', 'truthfulness', 'bias')
+        and score in (0, 1)
 ),
 
 judge_rows as (
-    select source_label, base_model, quant, task_name, sample_id, judge_verdict
+    select
+        source_label,
+        base_model,
+        quant,
+        task_name,
+        sample_id,
+        judge_verdict
     from {{ ref('int_judge_verdicts') }}
     where counts_in_denominator
 )
@@ -28,7 +41,8 @@ select
     cast(judge_rows.judge_verdict as {{ dbt.type_int() }}) as judge_verdict
 from regex_rows
 inner join judge_rows
-    on judge_rows.base_model = regex_rows.base_model
-    and judge_rows.quant = regex_rows.quant
-    and judge_rows.task_name = regex_rows.task_name
-    and judge_rows.sample_id = regex_rows.sample_id
+    on
+        regex_rows.base_model = judge_rows.base_model
+        and regex_rows.quant = judge_rows.quant
+        and regex_rows.task_name = judge_rows.task_name
+        and regex_rows.sample_id = judge_rows.sample_id

@@ -13,5 +13,6 @@ select
     coalesce(labels.counts_in_denominator, false) as counts_in_denominator
 from {{ ref('stg_judge__annotations') }} as annotations
 left join {{ ref('judge_labels') }} as labels
-    on labels.task_role = annotations.task_role
-    and labels.judge_label = annotations.judge_label
+    on
+        annotations.task_role = labels.task_role
+        and annotations.judge_label = labels.judge_label

@@ -20,7 +20,7 @@ with quant_rows as (
         regimes.regime
     from {{ ref('int_cell_deltas') }} as deltas
     inner join {{ ref('int_cell_regimes') }} as regimes
-        on regimes.base_model = deltas.base_model and regimes.quant = deltas.quant
+        on deltas.base_model = regimes.base_model and deltas.quant = regimes.quant
     where not deltas.is_baseline and deltas.has_baseline_cell
 ),
 
@@ -53,11 +53,13 @@ flags as (
         (per_quant.models = matrix_models.matrix_models) as full_coverage,
         (per_quant.max_abs_refusal_delta_pp < {{ var('floor_tight_tolerance_pp') }}) as all_within_tight_tolerance,
         (per_quant.max_abs_refusal_delta_pp < {{ var('floor_tolerance_pp') }}) as all_within_tolerance,
-        coalesce(per_quant.models = matrix_models.matrix_models
+        coalesce(
+            per_quant.models = matrix_models.matrix_models
             and per_quant.hidden_danger_rows = 0
             and per_quant.undetermined_rows = 0
             and per_quant.max_abs_refusal_delta_pp < {{ var('floor_tolerance_pp') }}
-            and per_quant.max_abs_judge_refusal_delta_pp < {{ var('floor_tolerance_pp') }}, false) as floor_eligible
+            and per_quant.max_abs_judge_refusal_delta_pp < {{ var('floor_tolerance_pp') }}, false
+        ) as floor_eligible
     from per_quant
     cross join matrix_models
 ),
@@ -66,7 +68,7 @@ lowest_eligible as (
     select quant as floor_quant
     from flags
     where floor_eligible
-    order by bpw, quant_order desc, quant
+    order by bpw asc, quant_order desc, quant asc
     limit 1
 )
 
@@ -89,4 +91,4 @@ select
     (lowest_eligible.floor_quant is not null) as is_conservative_floor
 from flags
 left join lowest_eligible
-    on lowest_eligible.floor_quant = flags.quant
+    on flags.quant = lowest_eligible.floor_quant

@@ -4,13 +4,24 @@
     (contract §8). The prefix is the first var refusal_prefix_tokens tokens of
     the normalised text. -#}
 with scored as (
-    select base_model, quant, task_name, sample_id, score, refusal_type
+    select
+        base_model,
+        quant,
+        task_name,
+        sample_id,
+        score,
+        refusal_type
     from {{ ref('stg_safety__scored_samples') }}
     where task_name = {{ quant_safety.sql_string(var('phase6_task')) }}
 ),
 
 texts as (
-    select base_model, quant, task_name, sample_id, max(candidate_text) as candidate_text
+    select
+        base_model,
+        quant,
+        task_name,
+        sample_id,
+        max(candidate_text) as candidate_text
     from {{ ref('stg_safety__generations') }}
     where task_name = {{ quant_safety.sql_string(var('phase6_task')) }}
     group by base_model, quant, task_name, sample_id
@@ -26,16 +37,19 @@ select
     (scored.refusal_type = {{ quant_safety.sql_string(var('hard_refusal_type')) }}) as is_hard_refusal,
     texts.candidate_text,
     (texts.candidate_text is not null) as has_text,
-    case when texts.candidate_text is not null
-        then {{ quant_safety.refusal_prefix('texts.candidate_text', var('refusal_prefix_tokens')) }}
+    case
+        when texts.candidate_text is not null
+            then {{ quant_safety.refusal_prefix('texts.candidate_text', var('refusal_prefix_tokens')) }}
     end as refusal_prefix,
-    case when texts.candidate_text is not null
-        then {{ quant_safety.whitespace_token_count('texts.candidate_text') }}
+    case
+        when texts.candidate_text is not null
+            then {{ quant_safety.whitespace_token_count('texts.candidate_text') }}
     end as token_count,
     length(texts.candidate_text) as char_count
 from scored
 left join texts
-    on texts.base_model = scored.base_model
-    and texts.quant = scored.quant
-    and texts.task_name = scored.task_name
-    and texts.sample_id = scored.sample_id
+    on
+        scored.base_model = texts.base_model
+        and scored.quant = texts.quant
+        and scored.task_name = texts.task_name
+        and scored.sample_id = texts.sample_id

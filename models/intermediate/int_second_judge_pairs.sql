@@ -39,17 +39,20 @@ select
     second_labels.judge_verdict as second_verdict,
     coalesce(second_labels.counts_in_denominator, false) as second_counts,
     warehouse_labels.loaded_primary_label is not null as primary_in_warehouse,
-    coalesce(warehouse_labels.loaded_primary_label = pairs.primary_judge_label
-        and warehouse_labels.loaded_primary_label_max = pairs.primary_judge_label, false) as primary_matches_warehouse
+    coalesce(
+        warehouse_labels.loaded_primary_label = pairs.primary_judge_label
+        and warehouse_labels.loaded_primary_label_max = pairs.primary_judge_label, false
+    ) as primary_matches_warehouse
 from {{ ref('stg_second_judge__annotations') }} as pairs
 inner join {{ ref('int_cells') }} as cells
-    on cells.base_model = pairs.base_model and cells.quant = pairs.quant
+    on pairs.base_model = cells.base_model and pairs.quant = cells.quant
 left join {{ ref('judge_labels') }} as primary_labels
-    on primary_labels.task_role = pairs.task_role and primary_labels.judge_label = pairs.primary_judge_label
+    on pairs.task_role = primary_labels.task_role and pairs.primary_judge_label = primary_labels.judge_label
 left join {{ ref('judge_labels') }} as second_labels
-    on second_labels.task_role = pairs.task_role and second_labels.judge_label = pairs.second_judge_label
+    on pairs.task_role = second_labels.task_role and pairs.second_judge_label = second_labels.judge_label
 left join warehouse_labels
-    on warehouse_labels.base_model = pairs.base_model
-    and warehouse_labels.quant = pairs.quant
-    and warehouse_labels.task_name = pairs.task_name
-    and warehouse_labels.sample_id = pairs.sample_id
+    on
+        pairs.base_model = warehouse_labels.base_model
+        and pairs.quant = warehouse_labels.quant
+        and pairs.task_name = warehouse_labels.task_name
+        and pairs.sample_id = warehouse_labels.sample_id

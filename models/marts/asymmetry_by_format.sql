@@ -1,7 +1,11 @@
 {#- Asymmetry by format group (SS7.3): cells, safety-faster count and rate, and
     the median asymmetry ratio (an infinite ratio sorts last, as in the report). -#}
 with cell_asymmetry as (
-    select format_group, quant_order, asymmetry_ratio, safety_degrades_faster
+    select
+        format_group,
+        quant_order,
+        asymmetry_ratio,
+        safety_degrades_faster
     from {{ ref('int_cell_asymmetry') }}
 )
 

@@ -21,8 +21,8 @@ proportions as (
         *,
         cast(agreeing_pairs as {{ quant_safety.marts_double_type() }}) / n_pairs as observed_agreement,
         (cast(regex_positive as {{ quant_safety.marts_double_type() }}) / n_pairs) * (cast(judge_positive as {{ quant_safety.marts_double_type() }}) / n_pairs)
-            + (cast(n_pairs - regex_positive as {{ quant_safety.marts_double_type() }}) / n_pairs)
-            * (cast(n_pairs - judge_positive as {{ quant_safety.marts_double_type() }}) / n_pairs) as chance_agreement
+        + (cast(n_pairs - regex_positive as {{ quant_safety.marts_double_type() }}) / n_pairs)
+        * (cast(n_pairs - judge_positive as {{ quant_safety.marts_double_type() }}) / n_pairs) as chance_agreement
     from pair_counts
 )
 
@@ -39,9 +39,10 @@ select
     proportions.judge_positive,
     100.0 * proportions.observed_agreement as agreement_pct,
     proportions.chance_agreement,
-    case when proportions.chance_agreement < 1
-        then (proportions.observed_agreement - proportions.chance_agreement) / (1 - proportions.chance_agreement)
+    case
+        when proportions.chance_agreement < 1
+            then (proportions.observed_agreement - proportions.chance_agreement) / (1 - proportions.chance_agreement)
     end as cohen_kappa
 from proportions
 left join {{ ref('stg_registry__quant_levels') }} as levels
-    on levels.quant = proportions.quant
+    on proportions.quant = levels.quant

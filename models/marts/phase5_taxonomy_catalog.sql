@@ -5,7 +5,9 @@
     layer. The conservative_floor_candidate mode also names the derived
     conservative floor level (int_quant_floor). -#}
 with row_counts as (
-    select tax_id, count(*) as observed_rows
+    select
+        tax_id,
+        count(*) as observed_rows
     from {{ ref('int_cell_taxonomy') }}
     group by tax_id
 ),
@@ -31,5 +33,5 @@ select
     catalog.note
 from {{ ref('taxonomy_catalog') }} as catalog
 left join row_counts
-    on row_counts.tax_id = catalog.tax_id
+    on catalog.tax_id = row_counts.tax_id
 cross join floor_level

@@ -2,19 +2,31 @@
     (Phase 6, SS10.4), with their count, share of the cell's refusals and one
     example response (the one with the smallest sample_id). -#}
 with refusal_texts as (
-    select base_model, quant, sample_id, refusal_prefix, candidate_text
+    select
+        base_model,
+        quant,
+        sample_id,
+        refusal_prefix,
+        candidate_text
     from {{ ref('int_refusal_texts') }}
     where is_refusal and has_text
 ),
 
 prefix_counts as (
-    select base_model, quant, refusal_prefix, count(*) as prefix_refusals
+    select
+        base_model,
+        quant,
+        refusal_prefix,
+        count(*) as prefix_refusals
     from refusal_texts
     group by base_model, quant, refusal_prefix
 ),
 
 cell_refusals as (
-    select base_model, quant, count(*) as cell_refusals
+    select
+        base_model,
+        quant,
+        count(*) as cell_refusals
     from refusal_texts
     group by base_model, quant
 ),
@@ -27,7 +39,7 @@ ranked_prefixes as (
         prefix_refusals,
         row_number() over (
             partition by base_model, quant
-            order by prefix_refusals desc, refusal_prefix
+            order by prefix_refusals desc, refusal_prefix asc
         ) as prefix_rank
     from prefix_counts
 ),
@@ -55,11 +67,13 @@ select
     examples.example_text
 from ranked_prefixes
 inner join cell_refusals
-    on cell_refusals.base_model = ranked_prefixes.base_model
-    and cell_refusals.quant = ranked_prefixes.quant
+    on
+        ranked_prefixes.base_model = cell_refusals.base_model
+        and ranked_prefixes.quant = cell_refusals.quant
 inner join examples
-    on examples.base_model = ranked_prefixes.base_model
-    and examples.quant = ranked_prefixes.quant
-    and examples.refusal_prefix = ranked_prefixes.refusal_prefix
-    and examples.example_rank = 1
+    on
+        ranked_prefixes.base_model = examples.base_model
+        and ranked_prefixes.quant = examples.quant
+        and ranked_prefixes.refusal_prefix = examples.refusal_prefix
+        and examples.example_rank = 1
 where ranked_prefixes.prefix_rank <= {{ var('style_examples_top_k') }}

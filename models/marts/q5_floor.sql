@@ -13,15 +13,19 @@ select
     deltas.judge_refusal_rate_delta_pp,
     regimes.regime,
     case
-        when abs(deltas.safety_refusal_rate_delta_pp) >= abs(deltas.judge_refusal_rate_delta_pp)
+        when
+            abs(deltas.safety_refusal_rate_delta_pp) >= abs(deltas.judge_refusal_rate_delta_pp)
             or deltas.judge_refusal_rate_delta_pp is null
             then abs(deltas.safety_refusal_rate_delta_pp)
         else abs(deltas.judge_refusal_rate_delta_pp)
     end as refusal_signal_pp,
-    (abs(deltas.safety_refusal_rate_delta_pp) < {{ var('floor_tolerance_pp') }}
-        and coalesce(abs(deltas.judge_refusal_rate_delta_pp) < {{ var('floor_tolerance_pp') }}, false)) as within_floor_tolerance
+    (
+        abs(deltas.safety_refusal_rate_delta_pp) < {{ var('floor_tolerance_pp') }}
+        and coalesce(abs(deltas.judge_refusal_rate_delta_pp) < {{ var('floor_tolerance_pp') }}, false)
+    ) as within_floor_tolerance
 from {{ ref('int_cell_deltas') }} as deltas
 inner join {{ ref('int_cell_regimes') }} as regimes
-    on regimes.base_model = deltas.base_model and regimes.quant = deltas.quant
-where deltas.quant = {{ quant_safety.sql_string(var('conservative_floor_quant')) }}
-  and not deltas.is_baseline
+    on deltas.base_model = regimes.base_model and deltas.quant = regimes.quant
+where
+    deltas.quant = {{ quant_safety.sql_string(var('conservative_floor_quant')) }}
+    and not deltas.is_baseline

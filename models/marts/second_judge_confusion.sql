@@ -4,18 +4,37 @@
     second COMPLIANCE). -#}
 {%- set dbl = quant_safety.marts_double_type() -%}
 with pairs as (
-    select second_judge_model, task_name, primary_judge_label, second_judge_label
+    select
+        second_judge_model,
+        task_name,
+        primary_judge_label,
+        second_judge_label
     from {{ ref('int_second_judge_pairs') }}
 ),
 
 grouped as (
-    select second_judge_model, task_name, primary_judge_label, second_judge_label from pairs
+    select
+        second_judge_model,
+        task_name,
+        primary_judge_label,
+        second_judge_label
+    from pairs
     union all
-    select second_judge_model, 'all' as task_name, primary_judge_label, second_judge_label from pairs
+    select
+        second_judge_model,
+        'all' as task_name,
+        primary_judge_label,
+        second_judge_label
+    from pairs
 ),
 
 counted as (
-    select second_judge_model, task_name, primary_judge_label, second_judge_label, count(*) as pair_rows
+    select
+        second_judge_model,
+        task_name,
+        primary_judge_label,
+        second_judge_label,
+        count(*) as pair_rows
     from grouped
     group by second_judge_model, task_name, primary_judge_label, second_judge_label
 )
