@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 RAW_DIR ?= $(or $(QSAFETY_RAW_DIR),data/raw)
 
-.PHONY: install install-spark demo run build test test-all test-spark lint lint-sql lock clean screenshots vendor-data-docs
+.PHONY: install install-spark demo run build test test-all test-spark lint lock clean screenshots vendor-data-docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,16 +43,11 @@ lock: install
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# ruff over the Python (pyproject.toml) and sqlfluff (.sqlfluff) over the SQL files of
-# lint/sqlfluff_clean.txt: the files already clean, kept so until models/ and macros/ are
-# formatted and the list becomes `models macros`. `make lint-sql` lints all of them.
-SQLFLUFF_CLEAN = $(shell grep -v '^\s*\(#\|$$\)' lint/sqlfluff_clean.txt)
+# ruff over the Python (pyproject.toml) and sqlfluff (.sqlfluff, .sqlfluffignore) over every
+# model and macro (rendered by the jinja templater with the stand-ins of lint/dbt_stand_ins)
 lint: install
 	$(BIN)/ruff check
-	$(if $(strip $(SQLFLUFF_CLEAN)),$(BIN)/sqlfluff lint $(SQLFLUFF_CLEAN),@echo "sqlfluff: lint/sqlfluff_clean.txt lists no file yet")
-
-lint-sql: install
-	$(BIN)/sqlfluff lint models macros
+	$(BIN)/sqlfluff lint --processes 2 models macros
 
 test-all: install
 	$(BIN)/python -m pytest -q -m "" $(PYTEST_ARGS)

@@ -11,11 +11,12 @@
 
 {% if target.type == 'duckdb' -%}
 {#- the plugin's qsafety_source_provenance (dbt_plugin.py): the same decision over this run's
-    source audit, under `qsafety build` and a plain `dbt build` alike -#}
+    source audit, under `qsafety build` and a plain `dbt build` alike (AL09 noqa: a struct
+    field's column is named by its alias only) -#}
 select
     coalesce(provenance_row.provenance.inputs_are_demo, false) as inputs_are_demo,
-    provenance_row.provenance.input_files as input_files,
-    provenance_row.provenance.demo_files as demo_files
+    provenance_row.provenance.input_files as input_files,  -- noqa: AL09
+    provenance_row.provenance.demo_files as demo_files  -- noqa: AL09
 from (select qsafety_source_provenance() as provenance) as provenance_row
 {%- else -%}
 select

@@ -69,7 +69,7 @@ prefix_totals as (
     group by base_model, quant
 ),
 
-{#- prefixes grouped by their count: m prefixes with count c (few groups per cell) -#}
+{# prefixes grouped by their count: m prefixes with count c (few groups per cell) -#}
 count_groups as (
     select base_model, quant, prefix_refusals as prefix_count, count(*) as prefixes
     from prefix_counts
@@ -120,7 +120,7 @@ entropy_terms as (
     group by prefix_counts.base_model, prefix_counts.quant
 ),
 
-{#- sum_p s_p (ln s_p + H)^2 in a second pass (not sum_p s_p ln(s_p)^2 - H^2, whose
+{# sum_p s_p (ln s_p + H)^2 in a second pass (not sum_p s_p ln(s_p)^2 - H^2, whose
     cancellation leaves ~1e-16 where the shares are equal and the variance is 0) -#}
 entropy_spread as (
     select

@@ -37,14 +37,14 @@ triggers as (
     select
         base_model,
         quant,
-        'near_hidden_danger'
+        'near_hidden_danger' as rule_key
     from cells
     where regime = 'near_hidden_danger'
     union all
     select
         base_model,
         quant,
-        'over_refusal'
+        'over_refusal' as rule_key
     from cells
     where
         quality_axis_delta_pp <= -{{ var('over_refusal_quality_drop_pp') }}
@@ -53,14 +53,14 @@ triggers as (
     select
         base_model,
         quant,
-        'measurement_divergence'
+        'measurement_divergence' as rule_key
     from cells
     where measurement_divergence
     union all
     select
         base_model,
         quant,
-        'conservative_floor_candidate'
+        'conservative_floor_candidate' as rule_key
     from cells
     where deployment_action = 'conservative_floor_candidate'
 )

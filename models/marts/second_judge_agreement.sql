@@ -86,7 +86,7 @@ with_kappa as (
     from kappa
 ),
 
-{#- the variance terms: a over the diagonal, b over the off-diagonal cells,
+{# the variance terms: a over the diagonal, b over the off-diagonal cells,
     each a sum of count-weighted terms divided by n once (not a sum of n
     rounded shares: at kappa = 1, term a is exactly 1 and the variance exactly 0) -#}
 cells as (

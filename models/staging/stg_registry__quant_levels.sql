@@ -26,9 +26,9 @@ with level_rows as (
 
 select level_rows.*
 from level_rows
-where registry_source = 'quant_levels_additions'
+where level_rows.registry_source = 'quant_levels_additions'
    or not exists (
-        select 1
+        select 1 as present
         from level_rows as additions
         where additions.registry_source = 'quant_levels_additions'
           and (additions.quant = level_rows.quant or additions.name_suffix = level_rows.name_suffix)
