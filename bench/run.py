@@ -164,7 +164,8 @@ import csv, json, os, sys, time, duckdb
 manifest, raw, seeds, out = sys.argv[1:5]
 files = {"A": [], "B": [], "C": [], "D": []}
 for row in csv.DictReader(open(manifest)):
-    files[row["record_kind"]].append(os.path.join(raw, row["relative_path"]))
+    if row["record_kind"] in files:          # the bare floor: kinds A-D (kind E has no cell aggregate)
+        files[row["record_kind"]].append(os.path.join(raw, row["relative_path"]))
 con = duckdb.connect()
 con.execute(f"set threads = {os.cpu_count()}")
 lst = lambda k: "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files[k]) + "]"
