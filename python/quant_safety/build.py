@@ -33,7 +33,6 @@ from .gate import GateResult, publish_data_docs, run_gate
 from .gate import import_libraries as import_gate_libraries
 from .lockdir import ensure_additions
 from .progress import Progress
-from .stats_step import run_stats_step_subprocess
 
 
 def _import_gate_libraries() -> None:
@@ -60,6 +59,7 @@ class BuildReport:
     log_path: Path | None = None
     gate_run: str | None = None                       # the gate's GX run name (git commit + UTC time)
     gate_history: int = 0                             # runs in this warehouse's validation history
+    unit_tests_passed_at: str | None = None           # unit tests skipped: code unchanged since they passed then
 
 
 def preflight(cfg: Settings, rehash: bool = False, say=lambda msg: None, dbt_vars: dict | None = None,
@@ -166,9 +166,15 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
     if gate:
         threading.Thread(target=_import_gate_libraries, name="import-gate", daemon=True).start()
     dbt_results: dict = {}
+    # the unit tests test the code: skipped when it is unchanged since they passed here (uptodate.py)
+    code_key = uptodate.code_key(fingerprint)
+    unit_tests_passed_at = None if (full_refresh or select) else uptodate.unit_tests_passed_at(cfg.work_dir,
+                                                                                              code_key)
     try:
         t0 = time.monotonic()
         args = ["build"] + (["--full-refresh"] if full_refresh else [])
+        if unit_tests_passed_at:
+            args += ["--exclude-resource-type", "unit_test"]
         if select:   # a partial build runs only the tests whose parents are all built
             # the audit models always: staging reads this run's audit, never a previous build's
             args += ["--select", select, "audit_source_files", "audit_source_chunks",
@@ -183,10 +189,17 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
             stage.update("dbt: starting")
             run_dbt(cfg, building, args, dbt_vars=dbt_vars, on_line=stage.dbt_line)
             dbt_results = dbt_result_counts(cfg.work_dir / "dbt_target" / "run_results.json")
-            stage.done(_dbt_counts_text(dbt_results))
+            stage.done(_dbt_counts_text(dbt_results, unit_tests_passed_at))
+        unit = dbt_results.get("unit_test", {})
+        if select is None and unit and set(unit) == {"pass"}:
+            uptodate.record_unit_tests_passed(cfg.work_dir, code_key, unit["pass"])
         timings["dbt_build_s"] = time.monotonic() - t0
         if not engine.runs_python_models and _selects_claim_ledger(cfg, building, select, dbt_vars):
             t0 = time.monotonic()
+            # imported here: the statistics libraries take ~1 s to import, and the DuckDB build
+            # computes them inside dbt (its Python models)
+            from .stats_step import run_stats_step_subprocess
+
             with progress.stage("[2b/4] statistics step (quant_safety.stats on the Spark matrix)") as stage:
                 rows = run_stats_step_subprocess(cfg.target, building, cfg.spark_dir)
                 stage.done(", ".join(f"{name}: {n} rows" for name, n in rows.items()))
@@ -248,7 +261,7 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
     return BuildReport(cfg.db_path, gate_result.data_docs_index, timings, gate_result.warnings,
                        gate_result.expectations_run, suites_run=gate_result.suites_run,
                        dbt_results=dbt_results, claims=claims, regimes=regimes, gate_run=gate_result.run_name,
-                       gate_history=gate_result.history_runs)
+                       gate_history=gate_result.history_runs, unit_tests_passed_at=unit_tests_passed_at)
 
 
 def _record_fingerprint(db_file: Path, fingerprint) -> None:
@@ -344,9 +357,12 @@ _KIND_NAMES = {"model": "models", "seed": "seeds", "test": "data tests", "unit_t
                "snapshot": "snapshots"}
 
 
-def _dbt_counts_text(counts: dict) -> str:
-    """'59 models, 8 seeds, 236 data tests, 10 unit tests' (+ 'W warn' / 'S skipped' when any)."""
+def _dbt_counts_text(counts: dict, unit_tests_passed_at: str | None = None) -> str:
+    """'59 models, 8 seeds, 236 data tests, 10 unit tests' (+ 'W warn' / 'S skipped' when any;
+    + 'unit tests unchanged code, passed <when> UTC' when they were not run)."""
     parts = [f"{sum(counts[k].values())} {name}" for k, name in _KIND_NAMES.items() if k in counts]
+    if unit_tests_passed_at and "unit_test" not in counts:
+        parts.append(f"unit tests not rerun (code unchanged since they passed, {unit_tests_passed_at} UTC)")
     warned = sum(c.get("warn", 0) for c in counts.values())
     skipped = sum(c.get("skipped", 0) for c in counts.values())
     return ", ".join(parts + ([f"{warned} warned"] if warned else []) + ([f"{skipped} skipped"] if skipped else []))
@@ -394,7 +410,8 @@ def build_summary(cfg, report, max_warnings: int = 5) -> list[str]:
     rows = [("warehouse", f"{engine.location()} ({engine.label})" if engine.builds_in_place else str(report.db_path))]
     if report.dbt_results:
         failed = sum(n for c in report.dbt_results.values() for st, n in c.items() if st in ("fail", "error"))
-        rows.append(("dbt", _dbt_counts_text(report.dbt_results) + (" - all passed" if not failed else "")))
+        rows.append(("dbt", _dbt_counts_text(report.dbt_results, report.unit_tests_passed_at)
+                     + (" - all passed" if not failed else "")))
     if report.suites_run:
         passed = report.expectations_run - len(report.gate_warnings)
         rows.append(("gate", f"{passed} of {report.expectations_run} expectations passed in {report.suites_run} "

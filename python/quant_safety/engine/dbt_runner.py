@@ -39,6 +39,11 @@ def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dic
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     })
     env.setdefault("QSAFETY_DUCKDB_THREADS", str(os.cpu_count() or 2))
+    # dbt's own log file (<build dir>/dbt_logs/dbt.log) at info level: the debug level
+    # writes every SQL statement of every node (~4 MB, ~4 s of a demo build's CPU).
+    # QSAFETY_DEBUG=1 (or DBT_LOG_LEVEL_FILE=debug) keeps the statements; the SQL of
+    # every node is also in <build dir>/dbt_target/run/.
+    env.setdefault("DBT_LOG_LEVEL_FILE", "debug" if os.environ.get("QSAFETY_DEBUG") else "info")
     # One BLAS thread for the statistics models: pingouin's ANCOVA factorisations
     # are faster single-threaded on a busy 2-core box, and their last bits
     # (p ~1e-11 relative at x100) otherwise depend on the machine's core count.
