@@ -172,3 +172,53 @@ def test_a_changed_raw_byte_builds_even_with_size_and_mtime_restored(copy, tmp_p
     proc = _qsafety(moved)
     assert proc.returncode == 2 and "hash drift" in proc.stderr and row["relative_path"] in proc.stderr, proc.stderr
     assert not (moved.work_dir / "dbt_logs" / "dbt.log").exists()
+
+
+# ---- dbt unit tests: rerun only when the code they test changed ----
+
+def _yaml_unit_tests() -> int:
+    import yaml
+
+    return sum(len((yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("unit_tests") or [])
+               for p in Path(PROJECT_DIR, "models").rglob("*.yml"))
+
+
+def _run_results_kinds(cfg: Settings) -> dict:
+    import collections
+    import json
+
+    results = json.loads((cfg.work_dir / "dbt_target" / "run_results.json").read_text())["results"]
+    return dict(collections.Counter(r["unique_id"].split(".", 1)[0] for r in results))
+
+
+def test_the_session_build_ran_the_unit_tests_and_recorded_them(warehouse):
+    assert _run_results_kinds(warehouse).get("unit_test") == _yaml_unit_tests() > 0
+    fp = uptodate.decide(warehouse).fingerprint
+    assert uptodate.unit_tests_passed_at(warehouse.work_dir, uptodate.code_key(fp))
+
+
+def test_the_code_key_follows_code_vars_and_lock_dir_not_raw_files(copy):
+    rows = manifest.read_manifest(copy.manifest_path)
+    audits = manifest.audit_sources(copy.raw_dir, rows, stat_cache=copy.work_dir / "file_hashes.json")
+    base = uptodate.compute(copy, None, audits)
+    other_raw = uptodate.compute(copy, None, audits[1:])
+    assert other_raw.digest != base.digest and uptodate.code_key(other_raw) == uptodate.code_key(base)
+    other_var = uptodate.compute(copy, {"judge_dedupe_mode": "pool"}, audits)
+    assert uptodate.code_key(other_var) != uptodate.code_key(base)
+    uptodate.record_unit_tests_passed(copy.work_dir, uptodate.code_key(base), 6)
+    assert uptodate.unit_tests_passed_at(copy.work_dir, uptodate.code_key(base))
+    assert uptodate.unit_tests_passed_at(copy.work_dir, uptodate.code_key(other_var)) is None
+
+
+def test_a_rebuild_with_unchanged_code_does_not_rerun_the_unit_tests(copy, warehouse):
+    """The record of the session build's passing unit tests, copied beside the copy:
+    `--force` rebuilds everything else (every data test) and says why the unit tests
+    did not run; `--full-refresh` would run them."""
+    shutil.copy2(warehouse.work_dir / uptodate.UNIT_TESTS_RECORD, copy.work_dir / uptodate.UNIT_TESTS_RECORD)
+    proc = subprocess.run([sys.executable, "-m", "quant_safety.cli", "build", "--force"], env=_env(copy),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "unit tests not rerun (code unchanged since they passed" in proc.stdout
+    kinds = _run_results_kinds(copy)
+    assert "unit_test" not in kinds
+    assert kinds["test"] == _run_results_kinds(warehouse)["test"]

@@ -303,3 +303,46 @@ def bundle_fingerprint(out_dir: Path) -> str | None:
         return None
     entry = data.get("build_fingerprint") if isinstance(data, dict) else None
     return entry.get("fingerprint") if isinstance(entry, dict) else None
+
+
+# --------------------------------------------------------------------------------------
+# dbt unit tests: run when the code they test changed
+# --------------------------------------------------------------------------------------
+# dbt's unit tests check the code (a model's SQL on fixture rows, with their vars), not the
+# data: their outcome is decided by the project, lock dir, vars, packages and target, which
+# is every component of the fingerprint except the raw files. A full build runs them unless
+# they passed in this build dir for the same code key (the record below), so a build after
+# new raw files (the common case) skips them, and any change of the code, seeds, vars or
+# packages runs them again; `--full-refresh` always runs them.
+UNIT_TESTS_RECORD = "unit_tests_passed.json"
+
+
+def code_key(fp: Fingerprint) -> str:
+    """sha256 over the fingerprint's components other than the raw files."""
+    code = {name: digest for name, digest in fp.components.items() if name != "raw"}
+    return sha256_bytes(json.dumps(code, sort_keys=True).encode("utf-8"))
+
+
+def unit_tests_passed_at(work_dir: Path, key: str) -> str | None:
+    """When the unit tests last passed in this build dir for this code key (UTC), else None."""
+    try:
+        data = json.loads((Path(work_dir) / UNIT_TESTS_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("code_key") != key:
+        return None
+    return str(data.get("passed_at_utc") or "?")
+
+
+def record_unit_tests_passed(work_dir: Path, key: str, count: int) -> None:
+    path = Path(work_dir) / UNIT_TESTS_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"code_key": key, "unit_tests": count,
+                               "passed_at_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}),
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def forget_unit_tests(work_dir: Path) -> None:
+    (Path(work_dir) / UNIT_TESTS_RECORD).unlink(missing_ok=True)
