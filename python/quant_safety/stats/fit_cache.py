@@ -2,9 +2,11 @@
 
 A fit here is a pure function of a few numeric arrays (the rows of one model,
 one scope and one metric pair): a correlation with its exact permutation
-p-values, an OLS of a metric on bits per weight. When a new evaluation run adds
-a cell of one model, the other models' rows are unchanged, and so are their
-fits: they are read back instead of being fitted again.
+p-values, an OLS of a metric on bits per weight, a mixed model of one scope and
+metric pair (its x, y and group rows). When a new evaluation run adds a cell of
+one model, the other models' rows are unchanged, and so are their fits: they are
+read back instead of being fitted again (a pooled fit over every model, such as
+the all-cells mixed model, changes with the new cell and is refitted).
 
 - The key of a fit is the sha256 of its kind, its input arrays (dtype, shape and
   every byte), the source code of the statistics package and the versions of
@@ -139,3 +141,32 @@ def memo(kind: str, fit: Callable, *arrays):
     current.used[key] = {"value": list(value) if isinstance(value, tuple) else value,
                          "tuple": isinstance(value, tuple)}
     return value
+
+
+def memo_map(kind: str, compute: Callable[[list[int]], list], arrays_of: list[tuple]) -> list:
+    """Many fits of one kind: ``arrays_of[i]`` are the input arrays of fit i, and
+    ``compute(indices)`` fits the given ones (in worker processes, say) and returns
+    their values in that order. Fits whose arrays were fitted in the last build are
+    read from the cache; ``compute`` gets only the others (and is not called when
+    there are none). Without a session every fit is computed."""
+    current = _session.get()
+    if current is None:
+        return list(compute(list(range(len(arrays_of)))))
+    keys = [_key(kind, arrays) for arrays in arrays_of]
+    out: list = [None] * len(keys)
+    missing = []
+    for i, key in enumerate(keys):
+        entry = current.entries.get(key)
+        if entry is None:
+            missing.append(i)
+            continue
+        current.hits += 1
+        current.used[key] = entry
+        out[i] = tuple(entry["value"]) if entry.get("tuple") else entry["value"]
+    if missing:
+        for i, value in zip(missing, compute(missing), strict=True):
+            current.misses += 1
+            current.used[keys[i]] = {"value": list(value) if isinstance(value, tuple) else value,
+                                     "tuple": isinstance(value, tuple)}
+            out[i] = value
+    return out

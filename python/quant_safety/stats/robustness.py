@@ -86,6 +86,7 @@ from ._common import (
     sign_of,
     sort_rows,
 )
+from .fit_cache import memo_map
 
 NONE = "none"
 FLAG_SUBJECTS_LT_3 = "n_subjects_lt_3"
@@ -468,9 +469,19 @@ def mixed_models(
                     continue
                 rows.append(None)   # filled from the fit below, in this order
                 tasks.append((base, info, data, reml))
-    # a fit's cost grows with rows x groups (statsmodels loops over the groups)
-    fitted = iter(map_fits(_mixed_row, tasks, size=sum(len(t[2]) for t in tasks),
-                           weight=lambda t: t[1]["n"] * t[1]["n_groups"]))
+    def fit(indices: list[int]) -> list[dict]:
+        todo = [tasks[i] for i in indices]
+        # a fit's cost grows with rows x groups (statsmodels loops over the groups)
+        done = map_fits(_mixed_row, todo, size=sum(len(t[2]) for t in todo),
+                        weight=lambda t: t[1]["n"] * t[1]["n_groups"])
+        return [{k: v for k, v in row.items() if k not in t[0] and k not in t[1]} for t, row in zip(todo, done)]
+
+    # a fit is a function of its (x, y, group) rows and reml only: the fits of a scope whose
+    # rows did not change since the last build (an earlier wave's, when a cell of the last
+    # wave is added) come from its cache (fit_cache)
+    arrays = [(t[2]["x"].to_numpy(), t[2]["y"].to_numpy(), t[2]["g"].to_numpy().astype(str)) for t in tasks]
+    fitted = iter({**t[0], **t[1], **values}
+                  for t, values in zip(tasks, memo_map(f"mixed_lm:reml={reml}", fit, arrays)))
     rows = [r if r is not None else next(fitted) for r in rows]
     out = pd.DataFrame(rows, columns=MIXED_COLUMNS)
     return sort_rows(out, ["scope", "quality_metric", "safety_metric"])
