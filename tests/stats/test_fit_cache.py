@@ -116,18 +116,19 @@ def test_without_the_variable_nothing_is_written(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_mixed_models_of_an_unchanged_scope_are_read_back(tmp_path, monkeypatch):
+@pytest.mark.parametrize("table", ["mixed_models", "repeated_measures"])
+def test_pooled_fits_of_an_unchanged_scope_are_read_back(table, tmp_path, monkeypatch):
     """A cell of the last wave changes: the earlier wave's scope has the same rows and its
     fits are read back; the all-cells fits are refitted; the table equals a fresh one."""
     m = _matrix()
-    expected = _fresh("mixed_models", m, monkeypatch)
+    expected = _fresh(table, m, monkeypatch)
     fitted = expected[expected["flag"].isin(["", "fit_failed"])].groupby("scope").size()
     assert set(fitted.index) == {"all_cells", "through_wave_1"} and fitted.min() > 0
 
-    first, hits, misses = _cached("mixed_models", m, tmp_path, monkeypatch)
+    first, hits, misses = _cached(table, m, tmp_path, monkeypatch)
     pd.testing.assert_frame_equal(first, expected, check_exact=True)
     assert (hits, misses) == (0, fitted.sum())
-    second, hits, misses = _cached("mixed_models", m, tmp_path, monkeypatch)
+    second, hits, misses = _cached(table, m, tmp_path, monkeypatch)
     pd.testing.assert_frame_equal(second, expected, check_exact=True)
     assert (hits, misses) == (fitted.sum(), 0)
 
@@ -136,6 +137,6 @@ def test_mixed_models_of_an_unchanged_scope_are_read_back(tmp_path, monkeypatch)
     row = changed.index[(changed.base_model == wave2.base_model) & (changed.quant == wave2.quant)][0]
     for col in [c for c in changed.columns if c.endswith("_delta_pp")]:
         changed.loc[row, col] += 0.37
-    third, hits, misses = _cached("mixed_models", changed, tmp_path, monkeypatch)
-    pd.testing.assert_frame_equal(third, _fresh("mixed_models", changed, monkeypatch), check_exact=True)
+    third, hits, misses = _cached(table, changed, tmp_path, monkeypatch)
+    pd.testing.assert_frame_equal(third, _fresh(table, changed, monkeypatch), check_exact=True)
     assert (hits, misses) == (fitted["through_wave_1"], fitted["all_cells"])
