@@ -8,6 +8,7 @@ warehouse is never written, and only the `--force` case starts dbt (killed as
 soon as dbt has written its first log line)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -205,6 +206,17 @@ def test_the_code_key_follows_code_vars_and_lock_dir_not_raw_files(copy):
     assert other_raw.digest != base.digest and uptodate.code_key(other_raw) == uptodate.code_key(base)
     other_var = uptodate.compute(copy, {"judge_dedupe_mode": "pool"}, audits)
     assert uptodate.code_key(other_var) != uptodate.code_key(base)
+    # new lockfile rows (new raw files) keep the key; a registry addition changes it
+    # (on a copy of the lock dir: the session's is shared)
+    lock = dataclasses.replace(copy, manifest_dir=copy.db_path.parent / "lock")
+    shutil.copytree(copy.manifest_dir, lock.manifest_dir)
+    assert uptodate.code_key(uptodate.compute(lock, None, audits)) == uptodate.code_key(base)
+    lock.manifest_path.write_text(lock.manifest_path.read_text() + "\n")
+    other_lockfile = uptodate.compute(lock, None, audits)
+    assert other_lockfile.components["lockdir"] != base.components["lockdir"]
+    assert uptodate.code_key(other_lockfile) == uptodate.code_key(base)
+    (lock.manifest_dir / "model_registry_additions.csv").write_text("base_model,name_pattern\n")
+    assert uptodate.code_key(uptodate.compute(lock, None, audits)) != uptodate.code_key(base)
     uptodate.record_unit_tests_passed(copy.work_dir, uptodate.code_key(base), 6)
     assert uptodate.unit_tests_passed_at(copy.work_dir, uptodate.code_key(base))
     assert uptodate.unit_tests_passed_at(copy.work_dir, uptodate.code_key(other_var)) is None

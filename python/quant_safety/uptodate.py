@@ -308,18 +308,25 @@ def bundle_fingerprint(out_dir: Path) -> str | None:
 # --------------------------------------------------------------------------------------
 # dbt unit tests: run when the code they test changed
 # --------------------------------------------------------------------------------------
-# dbt's unit tests check the code (a model's SQL on fixture rows, with their vars), not the
-# data: their outcome is decided by the project, lock dir, vars, packages and target, which
-# is every component of the fingerprint except the raw files. A full build runs them unless
-# they passed in this build dir for the same code key (the record below), so a build after
-# new raw files (the common case) skips them, and any change of the code, seeds, vars or
-# packages runs them again; `--full-refresh` always runs them.
+# dbt's unit tests check the code (a model's SQL on fixture rows given for every input it
+# reads, with their vars), not the data: their outcome is decided by the project (SQL,
+# macros, seeds), the lock dir's registry additions (seeds a macro may read), the vars,
+# the packages and the target - every component of the fingerprint except the raw files
+# and the lockfile's list of them. A full build runs them unless they passed in this build
+# dir for the same code key (the record below), so a build after new raw files and their
+# lockfile rows (the common case) skips them, and any change of the code, a seed, a var or
+# a package runs them again; `--full-refresh` always runs them.
 UNIT_TESTS_RECORD = "unit_tests_passed.json"
 
 
 def code_key(fp: Fingerprint) -> str:
-    """sha256 over the fingerprint's components other than the raw files."""
-    code = {name: digest for name, digest in fp.components.items() if name != "raw"}
+    """sha256 over what the unit tests depend on: the fingerprint's components other than
+    the raw files, with the lock dir's registry additions but not its lockfile."""
+    from .lockdir import MANIFEST_FILE
+
+    code = {name: digest for name, digest in fp.components.items() if name not in ("raw", "lockdir")}
+    code["lockdir_additions"] = {name: digest for name, digest in (fp.detail.get("lockdir") or {}).items()
+                                 if name != MANIFEST_FILE}
     return sha256_bytes(json.dumps(code, sort_keys=True).encode("utf-8"))
 
 
