@@ -81,6 +81,119 @@ from counts where failing_{{ loop.index }} > 0
 {%- endfor %}
 {% endtest %}
 
+{#- Every row-wise check of one model in one test node and one scan: a dbt test
+    node costs ~50 ms of dbt overhead whatever its query, and a build ran ~320 of
+    them, most a predicate on each row. checks is a list; each entry is one of
+      {not_null: [column, ...]}                        the columns are never NULL
+      {column: c, min_value: x, max_value: y}          c in [x, y], either bound optional
+                                                       (NULL passes, as `between`)
+      {column: c, accepted_values: [v, ...]}           c is one of the values (NULL passes,
+                                                       as dbt's accepted_values); quote: false
+                                                       takes numbers and booleans unquoted
+      {expression: "<sql boolean>"}                    true on every row (NULL fails unless
+                                                       allow_null: true, as expression_is_true)
+      {column: c, null_exactly_when: "<sql boolean>"}  c is NULL exactly when the condition
+                                                       holds (as null_exactly_when)
+      {column: c, inside_interval: {lower: l, upper: u}}
+                                                       l <= c <= u within 1e-12 (NULL passes,
+                                                       as inside_interval)
+    Values become SQL literals through quant_safety.sql_string / sql_number only.
+    One row per failing check: check_kind, column_name (the column, or the expression),
+    problem, failing_rows, and the lowest and highest failing value of the column
+    (NULL for an expression). Zero rows: every check passes. -#}
+{% test row_checks(model, checks) %}
+{%- set found = [] %}
+{%- for check in checks %}
+    {%- set keys = check.keys() | list | sort %}
+    {%- if 'not_null' in check %}
+        {%- set allowed = ['not_null'] %}
+        {%- for column in check['not_null'] %}
+            {%- do found.append({'kind': 'not_null', 'column': column, 'problem': 'is null',
+                'fails': column ~ ' is null', 'value': none}) %}
+        {%- endfor %}
+    {%- elif 'expression' in check %}
+        {%- set allowed = ['allow_null', 'expression'] %}
+        {%- set allow_null = check.get('allow_null', false) %}
+        {%- do found.append({'kind': 'expression', 'column': check.expression,
+            'problem': 'is false' if allow_null else 'is false or null',
+            'fails': 'not coalesce((' ~ check.expression ~ '), ' ~ ('true' if allow_null else 'false') ~ ')',
+            'value': none}) %}
+    {%- elif 'accepted_values' in check %}
+        {%- set allowed = ['accepted_values', 'column', 'quote'] %}
+        {%- set literals = [] %}
+        {%- for value in check.accepted_values %}
+            {%- if check.get('quote', true) %}
+                {%- do literals.append(quant_safety.sql_string(value)) %}
+            {%- elif value is boolean %}
+                {%- do literals.append('true' if value else 'false') %}
+            {%- else %}
+                {%- do literals.append(quant_safety.sql_number(value, check.column ~ ' accepted value')) %}
+            {%- endif %}
+        {%- endfor %}
+        {%- do found.append({'kind': 'accepted_values', 'column': check.column,
+            'problem': 'not in (' ~ literals | join(', ') ~ ')',
+            'fails': check.column ~ ' not in (' ~ literals | join(', ') ~ ')', 'value': check.column}) %}
+    {%- elif 'null_exactly_when' in check %}
+        {%- set allowed = ['column', 'null_exactly_when'] %}
+        {%- do found.append({'kind': 'null_exactly_when', 'column': check.column,
+            'problem': '(is null) <> (' ~ check.null_exactly_when ~ ')',
+            'fails': '(' ~ check.column ~ ' is null) <> coalesce((' ~ check.null_exactly_when ~ '), false)',
+            'value': check.column}) %}
+    {%- elif 'inside_interval' in check %}
+        {%- set allowed = ['column', 'inside_interval'] %}
+        {%- set c = check.column %}
+        {%- set lower = check.inside_interval.lower %}
+        {%- set upper = check.inside_interval.upper %}
+        {%- do found.append({'kind': 'inside_interval', 'column': c,
+            'problem': 'outside [' ~ lower ~ ', ' ~ upper ~ ']',
+            'fails': c ~ ' is not null and (' ~ lower ~ ' > ' ~ c ~ ' + 1e-12 or ' ~ upper ~ ' < ' ~ c ~ ' - 1e-12)',
+            'value': c}) %}
+    {%- else %}
+        {%- set allowed = ['column', 'max_value', 'min_value'] %}
+        {%- set c = check.column %}
+        {%- set lo = check.get('min_value') %}
+        {%- set hi = check.get('max_value') %}
+        {%- if lo is none and hi is none %}
+            {{ exceptions.raise_compiler_error("row_checks: " ~ (check | tojson) ~ " has no check (min_value / max_value, ...)") }}
+        {%- endif %}
+        {%- set outside = [] %}
+        {%- if lo is not none %}{% do outside.append(c ~ ' < ' ~ quant_safety.sql_number(lo, c ~ ' min_value')) %}{% endif %}
+        {%- if hi is not none %}{% do outside.append(c ~ ' > ' ~ quant_safety.sql_number(hi, c ~ ' max_value')) %}{% endif %}
+        {%- do found.append({'kind': 'between', 'column': c,
+            'problem': 'outside [' ~ ('' if lo is none else lo) ~ ', ' ~ ('' if hi is none else hi) ~ ']',
+            'fails': c ~ ' is not null and (' ~ outside | join(' or ') ~ ')', 'value': c}) %}
+    {%- endif %}
+    {%- for key in keys if key not in allowed %}
+        {{ exceptions.raise_compiler_error("row_checks: " ~ (check | tojson) ~ ": unknown key " ~ key) }}
+    {%- endfor %}
+{%- endfor %}
+with counts as (
+    select
+    {%- for check in found %}
+        sum(case when {{ check.fails }} then 1 else 0 end) as failing_{{ loop.index }},
+        {%- if check.value is none %}
+        null as lowest_{{ loop.index }},
+        null as highest_{{ loop.index }}{{ "," if not loop.last }}
+        {%- else %}
+        min(case when {{ check.fails }} then {{ check.value }} end) as lowest_{{ loop.index }},
+        max(case when {{ check.fails }} then {{ check.value }} end) as highest_{{ loop.index }}{{ "," if not loop.last }}
+        {%- endif %}
+    {%- endfor %}
+    from {{ model }}
+)
+{%- for check in found %}
+select
+    {{ quant_safety.sql_string(check.kind) }} as check_kind,
+    {{ quant_safety.sql_string(check.column) }} as column_name,
+    {{ quant_safety.sql_string(check.problem) }} as problem,
+    failing_{{ loop.index }} as failing_rows,
+    cast(lowest_{{ loop.index }} as {{ dbt.type_string() }}) as lowest_failing_value,
+    cast(highest_{{ loop.index }} as {{ dbt.type_string() }}) as highest_failing_value
+from counts where failing_{{ loop.index }} > 0
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
+{% endtest %}
+
 {#- A raw source (one record kind) holds exactly the lockfile's files of its kind,
     each with the locked line count (expected_raw_rows) and sha256 where the
     lockfile has them: the files missing from the source, the source rows the
