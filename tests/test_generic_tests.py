@@ -73,43 +73,29 @@ def _row_checks(values: str, checks: str) -> str:
     return "{{ quant_safety.test_row_checks(model=\"" + _relation(values, COLUMNS) + "\", checks=" + checks + ") }}"
 
 
-# (a, b, c): a NULL twice, b once, c never
-OLD_ROWS = "(1, 0.5, 'x'), (2, 1.5, 'y'), (3, null, 'z'), (5, -2.5, 'w'), (null, 0.0, 'v'), (null, 2.0, 'u')"
-# (a, b, c): a outside [1, 2] twice (3 and 5), b below 0 once (-2.5), c above 10 once (11);
-# NULLs pass a range check
-NUMBERS = "(1, 0.5, 10), (2, -2.5, 11), (3, 1.0, 1), (5, null, 2), (null, 0.0, 0)"
+CASES = {"failing": _row_checks(ROWS, CHECKS), "valid": _row_checks(VALID_ROWS, VALID_CHECKS)}
 
 
-NOT_NULL = ("{{ quant_safety.test_not_null_columns(model=\"" + _relation(OLD_ROWS, "a, b, c")
-            + "\", columns=['a', 'b', 'c']) }}")
-BETWEEN = ("{{ quant_safety.test_columns_between(model=\"" + _relation(NUMBERS, "a, b, c") + "\", checks="
-           "[{'column': 'a', 'min_value': 1, 'max_value': 2}, {'column': 'b', 'min_value': 0},"
-           " {'column': 'c', 'max_value': 10}]) }}")
-VALID_BETWEEN = ("{{ quant_safety.test_columns_between(model=\"" + _relation("(1, 0.0), (2, 1.0), (null, null)", "a, b")
-                 + "\", checks=[{'column': 'a', 'min_value': 1, 'max_value': 2},"
-                 " {'column': 'b', 'min_value': 0, 'max_value': 1}]) }}")
-VALID_NOT_NULL = ("{{ quant_safety.test_not_null_columns(model=\"" + _relation("(1, 0.0), (2, 1.0)", "a, b")
-                  + "\", columns=['a', 'b']) }}")
-OLD_CASES = {"not_null": NOT_NULL, "between": BETWEEN, "valid_between": VALID_BETWEEN, "valid_not_null": VALID_NOT_NULL}
-CASES = {"failing": _row_checks(ROWS, CHECKS), "valid": _row_checks(VALID_ROWS, VALID_CHECKS), **OLD_CASES}
+def _dbt_show(work: Path, inline: str, *options: str) -> subprocess.CompletedProcess:
+    """`dbt show --inline` of the SQL on a scratch DuckDB file in work."""
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    env = {**os.environ, "QSAFETY_DB": str(work / "scratch.duckdb"), "QSAFETY_BUILD_DB": str(work / "scratch.duckdb")}
+    return subprocess.run(
+        [dbt, "--no-use-colors", "--quiet", "show", "--profiles-dir", str(PROJECT_DIR),
+         "--project-dir", str(PROJECT_DIR), "--target-path", str(work / "target"),
+         "--log-path", str(work / "logs"), *options, "--inline", inline],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+    )
 
 
 @pytest.fixture(scope="module")
 def failing_rows(tmp_path_factory) -> dict[str, list[dict]]:
-    """Every case's rendered test run by one `dbt show --inline` on a scratch DuckDB
-    file (one dbt parse): case name -> the test's failing rows."""
-    work = tmp_path_factory.mktemp("generic_tests")
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    env = {**os.environ, "QSAFETY_DB": str(work / "scratch.duckdb"), "QSAFETY_BUILD_DB": str(work / "scratch.duckdb")}
+    """Every case's rendered test run by one `dbt show --inline` (one dbt parse):
+    case name -> the test's failing rows."""
     inline = "\nunion all\n".join(
         f"select '{name}' as case_name, to_json(failing) as failing_row from ({sql}\n) as failing"
         for name, sql in CASES.items())
-    proc = subprocess.run(
-        [dbt, "--no-use-colors", "--quiet", "show", "--profiles-dir", str(PROJECT_DIR),
-         "--project-dir", str(PROJECT_DIR), "--target-path", str(work / "target"),
-         "--log-path", str(work / "logs"), "--output", "json", "--limit", "100", "--inline", inline],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-    )
+    proc = _dbt_show(tmp_path_factory.mktemp("generic_tests"), inline, "--output", "json", "--limit", "100")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     out = proc.stdout
     shown = json.loads(out[out.index("{"):out.rindex("}") + 1])["show"]
@@ -159,21 +145,12 @@ def test_row_checks_passes_on_valid_rows(failing_rows):
     assert failing_rows["valid"] == []
 
 
-def test_not_null_columns_names_each_failing_column_and_its_null_count(failing_rows):
-    got = sorted((r["column_name"], r["problem"], r["failing_rows"]) for r in failing_rows["not_null"])
-    assert got == [("a", "is null", 2), ("b", "is null", 1)]
-
-
-def test_columns_between_names_the_column_the_range_and_the_failing_values(failing_rows):
-    got = {r["column_name"]: (r["problem"], r["failing_rows"], float(r["lowest_failing_value"]),
-                              float(r["highest_failing_value"])) for r in failing_rows["between"]}
-    assert got == {
-        "a": ("outside [1, 2]", 2, 3.0, 5.0),
-        "b": ("outside [0, ]", 1, -2.5, -2.5),
-        "c": ("outside [, 10]", 1, 11.0, 11.0),
-    }
-
-
-def test_columns_between_and_not_null_columns_pass_on_valid_rows(failing_rows):
-    assert failing_rows["valid_between"] == []
-    assert failing_rows["valid_not_null"] == []
+@pytest.mark.parametrize("checks, message", [
+    ("[{'column': 'a', 'min_valu': 1}]", "unknown key min_valu"),
+    ("[{'column': 'a'}]", "has no check"),
+])
+def test_row_checks_refuses_an_entry_it_cannot_check(tmp_path, checks, message):
+    """A misspelt key would otherwise be a check that never fails."""
+    proc = _dbt_show(tmp_path, _row_checks(VALID_ROWS, checks))
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
