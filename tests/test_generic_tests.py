@@ -1,7 +1,8 @@
-"""The project's multi-column generic data tests (macros/tests/generic_tests.sql),
-run by dbt on hand-made rows: a model's not-null and range checks share one test
-node, so a failure must still say which column failed, how many rows and (for a
-range) which values. The expected rows are counted by hand from the literals."""
+"""The project's row-wise generic data test row_checks (macros/tests/generic_tests.sql),
+run by dbt on hand-made rows: every row predicate of a model (not null, range, accepted
+values, expression, NULL-exactly-when, inside an interval) shares one test node and one
+scan, so a failure must still say which check failed, on which column or expression, how
+many rows and which values. The expected rows are counted by hand from the literals."""
 from __future__ import annotations
 
 import json
@@ -14,46 +15,87 @@ import pytest
 
 from quant_safety.config import PROJECT_DIR
 
-# (a, b, c): a NULL twice, b once, c never
-ROWS = "(1, 0.5, 'x'), (2, 1.5, 'y'), (3, null, 'z'), (5, -2.5, 'w'), (null, 0.0, 'v'), (null, 2.0, 'u')"
-# (a, b, c): a outside [1, 2] twice (3 and 5), b below 0 once (-2.5), c above 10 once (11);
-# NULLs pass a range check
-NUMBERS = "(1, 0.5, 10), (2, -2.5, 11), (3, 1.0, 1), (5, null, 2), (null, 0.0, 0)"
+# k, a, b, s, lo, hi, opt, f
+ROWS = ", ".join([
+    "(1, 1, 0.5, 'x', 0.4, 0.5, 'p', true)",
+    "(2, 2, 1.5, 'y', 0.0, 1.0, null, true)",
+    "(3, 3, null, 'it''s', null, null, 'p', false)",
+    "(4, 5, -2.5, 'z', -3.0, -2.0, 'q', true)",
+    "(5, null, 0.0, null, 0.1, 0.2, null, null)",
+    "(6, null, 2.0, 'w', 1.0, 3.0, 'r', true)",
+])
+COLUMNS = "k, a, b, s, lo, hi, opt, f"
+# By hand, per check:
+#   not_null [k, a, b]: k never NULL; a NULL on rows 5, 6; b NULL on row 3
+#   a in [1, 2]: 3 and 5 fail (NULLs pass)       b >= 0: -2.5 fails
+#   b <= 1: 1.5 and 2.0 fail                      k in [1, 6]: passes
+#   s in ('x', 'it''s', 'w'): 'y' and 'z' fail (NULL passes, "it's" is accepted)
+#   a in (1, 2, 3) unquoted: 5 fails              f in (true) unquoted: the false fails
+#   a < 4: 5 fails, and the two NULLs fail        a <= 4, allow_null: only 5 fails
+#   opt NULL exactly when a is NULL: row 2 (opt NULL, a 2) and row 6 (opt 'r', a NULL) fail
+#   lo <= b <= hi: row 2 (1.5 > 1.0) and row 5 (0.0 < 0.1) fail; row 1 (b = hi) and row 3
+#   (NULL) pass
+CHECKS = (
+    "[{'not_null': ['k', 'a', 'b']},"
+    " {'column': 'a', 'min_value': 1, 'max_value': 2},"
+    " {'column': 'b', 'min_value': 0},"
+    " {'column': 'b', 'max_value': 1},"
+    " {'column': 'k', 'min_value': 1, 'max_value': 6},"
+    " {'column': 's', 'accepted_values': ['x', \"it's\", 'w']},"
+    " {'column': 'a', 'accepted_values': [1, 2, 3], 'quote': false},"
+    " {'column': 'f', 'accepted_values': [true], 'quote': false},"
+    " {'expression': 'a < 4'},"
+    " {'expression': 'a <= 4', 'allow_null': true},"
+    " {'column': 'opt', 'null_exactly_when': 'a is null'},"
+    " {'column': 'b', 'inside_interval': {'lower': 'lo', 'upper': 'hi'}}]"
+)
+# every check holds on these rows (NULLs where each check lets them pass)
+VALID_ROWS = ("(1, 1, 0.5, 'x', 0.5, 0.5, 'p', true), (2, 2, null, 'it''s', 0.0, 1.0, 'q', true),"
+              " (3, 2, 1.0, null, 0.0, 1.0, 'r', null)")
+VALID_CHECKS = (
+    "[{'not_null': ['k', 'a']},"
+    " {'column': 'a', 'min_value': 1, 'max_value': 2},"
+    " {'column': 'b', 'min_value': 0, 'max_value': 1},"
+    " {'column': 's', 'accepted_values': ['x', \"it's\"]},"
+    " {'column': 'a', 'accepted_values': [1, 2], 'quote': false},"
+    " {'column': 'f', 'accepted_values': [true], 'quote': false},"
+    " {'expression': 'a < 4'},"
+    " {'column': 'opt', 'null_exactly_when': 'a is null'},"
+    " {'column': 'b', 'inside_interval': {'lower': 'lo', 'upper': 'hi'}}]"
+)
 
 
 def _relation(values: str, columns: str) -> str:
     return f"(select * from (values {values}) as t({columns})) as hand_made"
 
 
-NOT_NULL = ("{{ quant_safety.test_not_null_columns(model=\"" + _relation(ROWS, "a, b, c")
-            + "\", columns=['a', 'b', 'c']) }}")
-BETWEEN = ("{{ quant_safety.test_columns_between(model=\"" + _relation(NUMBERS, "a, b, c") + "\", checks="
-           "[{'column': 'a', 'min_value': 1, 'max_value': 2}, {'column': 'b', 'min_value': 0},"
-           " {'column': 'c', 'max_value': 10}]) }}")
-VALID_BETWEEN = ("{{ quant_safety.test_columns_between(model=\"" + _relation("(1, 0.0), (2, 1.0), (null, null)", "a, b")
-                 + "\", checks=[{'column': 'a', 'min_value': 1, 'max_value': 2},"
-                 " {'column': 'b', 'min_value': 0, 'max_value': 1}]) }}")
-VALID_NOT_NULL = ("{{ quant_safety.test_not_null_columns(model=\"" + _relation("(1, 0.0), (2, 1.0)", "a, b")
-                  + "\", columns=['a', 'b']) }}")
-CASES = {"not_null": NOT_NULL, "between": BETWEEN, "valid_between": VALID_BETWEEN, "valid_not_null": VALID_NOT_NULL}
+def _row_checks(values: str, checks: str) -> str:
+    return "{{ quant_safety.test_row_checks(model=\"" + _relation(values, COLUMNS) + "\", checks=" + checks + ") }}"
+
+
+CASES = {"failing": _row_checks(ROWS, CHECKS), "valid": _row_checks(VALID_ROWS, VALID_CHECKS)}
+
+
+def _dbt_show(work: Path, inline: str, *options: str) -> subprocess.CompletedProcess:
+    """`dbt show --inline` of the SQL on a scratch DuckDB file in work."""
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    env = {**os.environ, "QSAFETY_DB": str(work / "scratch.duckdb"), "QSAFETY_BUILD_DB": str(work / "scratch.duckdb")}
+    return subprocess.run(
+        [dbt, "--no-use-colors", "--quiet", "show", "--profiles-dir", str(PROJECT_DIR),
+         "--project-dir", str(PROJECT_DIR), "--target-path", str(work / "target"),
+         "--log-path", str(work / "logs"), *options, "--inline", inline],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+    )
 
 
 @pytest.fixture(scope="module")
 def failing_rows(tmp_path_factory) -> dict[str, list[dict]]:
-    """Every case's rendered test run by one `dbt show --inline` on a scratch DuckDB
-    file (one dbt parse): case name -> the test's failing rows."""
-    work = tmp_path_factory.mktemp("generic_tests")
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    env = {**os.environ, "QSAFETY_DB": str(work / "scratch.duckdb"), "QSAFETY_BUILD_DB": str(work / "scratch.duckdb")}
+    """Every case's rendered test run by one `dbt show --inline` (one dbt parse):
+    case name -> the test's failing rows."""
     inline = "\nunion all\n".join(
         f"select '{name}' as case_name, to_json(failing) as failing_row from ({sql}\n) as failing"
         for name, sql in CASES.items())
-    proc = subprocess.run(
-        [dbt, "--no-use-colors", "--quiet", "show", "--profiles-dir", str(PROJECT_DIR),
-         "--project-dir", str(PROJECT_DIR), "--target-path", str(work / "target"),
-         "--log-path", str(work / "logs"), "--output", "json", "--limit", "100", "--inline", inline],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-    )
+    proc = _dbt_show(tmp_path_factory.mktemp("generic_tests"), inline, "--output", "json", "--limit", "100")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     out = proc.stdout
     shown = json.loads(out[out.index("{"):out.rindex("}") + 1])["show"]
@@ -63,21 +105,52 @@ def failing_rows(tmp_path_factory) -> dict[str, list[dict]]:
     return cases
 
 
-def test_not_null_columns_names_each_failing_column_and_its_null_count(failing_rows):
-    got = sorted((r["column_name"], r["problem"], r["failing_rows"]) for r in failing_rows["not_null"])
-    assert got == [("a", "is null", 2), ("b", "is null", 1)]
+def _by_check(rows: list[dict]) -> dict[tuple[str, str, str], tuple]:
+    got = {}
+    for r in rows:
+        key = (r["check_kind"], r["column_name"], r["problem"])
+        assert key not in got, key
+        got[key] = (r["failing_rows"], r["lowest_failing_value"], r["highest_failing_value"])
+    return got
 
 
-def test_columns_between_names_the_column_the_range_and_the_failing_values(failing_rows):
-    got = {r["column_name"]: (r["problem"], r["failing_rows"], float(r["lowest_failing_value"]),
-                              float(r["highest_failing_value"])) for r in failing_rows["between"]}
-    assert got == {
-        "a": ("outside [1, 2]", 2, 3.0, 5.0),
-        "b": ("outside [0, ]", 1, -2.5, -2.5),
-        "c": ("outside [, 10]", 1, 11.0, 11.0),
+def _number(value):
+    return None if value is None else float(value)
+
+
+def test_row_checks_names_each_failing_check_its_row_count_and_values(failing_rows):
+    got = _by_check(failing_rows["failing"])
+    numeric = {k: (n, _number(lo), _number(hi)) for k, (n, lo, hi) in got.items()
+               if k[0] in ("between", "inside_interval") or k[1] == "a"}
+    assert numeric == {
+        ("between", "a", "outside [1, 2]"): (2, 3.0, 5.0),
+        ("between", "b", "outside [0, ]"): (1, -2.5, -2.5),
+        ("between", "b", "outside [, 1]"): (2, 1.5, 2.0),
+        ("accepted_values", "a", "not in (1, 2, 3)"): (1, 5.0, 5.0),
+        ("inside_interval", "b", "outside [lo, hi]"): (2, 0.0, 1.5),
+        ("not_null", "a", "is null"): (2, None, None),
+    }
+    text = {k: v for k, v in got.items() if k not in numeric}
+    assert text == {
+        ("not_null", "b", "is null"): (1, None, None),
+        ("accepted_values", "s", "not in ('x', 'it''s', 'w')"): (2, "y", "z"),
+        ("accepted_values", "f", "not in (true)"): (1, "false", "false"),
+        ("expression", "a < 4", "is false or null"): (3, None, None),
+        ("expression", "a <= 4", "is false"): (1, None, None),
+        ("null_exactly_when", "opt", "(is null) <> (a is null)"): (2, "r", "r"),
     }
 
 
-def test_columns_between_and_not_null_columns_pass_on_valid_rows(failing_rows):
-    assert failing_rows["valid_between"] == []
-    assert failing_rows["valid_not_null"] == []
+def test_row_checks_passes_on_valid_rows(failing_rows):
+    assert failing_rows["valid"] == []
+
+
+@pytest.mark.parametrize("checks, message", [
+    ("[{'column': 'a', 'min_valu': 1}]", "unknown key min_valu"),
+    ("[{'column': 'a'}]", "has no check"),
+])
+def test_row_checks_refuses_an_entry_it_cannot_check(tmp_path, checks, message):
+    """A misspelt key would otherwise be a check that never fails."""
+    proc = _dbt_show(tmp_path, _row_checks(VALID_ROWS, checks))
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr

@@ -15,64 +15,115 @@ from {{ model }}
 where not coalesce(({{ expression }}), {{ 'true' if allow_null else 'false' }})
 {% endtest %}
 
-{#- Values lie in [min_value, max_value] (NULLs pass; combine with not_null). -#}
-{% test between(model, column_name, min_value=none, max_value=none) %}
-select {{ column_name }}
-from {{ model }}
-where {{ column_name }} is not null
-  and (
-    {%- if min_value is not none %} {{ column_name }} < {{ min_value }}{% endif -%}
-    {%- if min_value is not none and max_value is not none %} or{% endif -%}
-    {%- if max_value is not none %} {{ column_name }} > {{ max_value }}{% endif %}
-  )
-{% endtest %}
-
-{#- Model-level versions of not_null / between over many columns: one query
-    (one scan) per model instead of one dbt test node per column. A dbt test
-    node costs ~70 ms of dbt overhead whatever its query, and a build ran ~260
-    single-column ones. A failure names every failing column and its row count
-    (one row each: column_name, problem, failing_rows). Fold only tests of the
-    same config (severity, where) into one. -#}
-{% test not_null_columns(model, columns) %}
-with counts as (
-    select
-    {%- for column in columns %}
-        sum(case when {{ column }} is null then 1 else 0 end) as failing_{{ loop.index }}{{ "," if not loop.last }}
+{#- Every row-wise check of one model (seed, source) in one test node and one scan:
+    a dbt test node costs ~50 ms of dbt overhead whatever its query, and a build ran
+    ~320 of them, most a predicate on each row. checks is a list; each entry is one of
+      {not_null: [column, ...]}                        the columns are never NULL
+      {column: c, min_value: x, max_value: y}          x <= c <= y, either bound optional
+                                                       (NULL passes; combine with not_null)
+      {column: c, accepted_values: [v, ...]}           c is one of the values (NULL passes,
+                                                       as in dbt's accepted_values); with
+                                                       quote: false numbers and booleans
+                                                       are compared unquoted
+      {expression: "<sql boolean>"}                    true on every row (NULL fails unless
+                                                       allow_null: true)
+      {column: c, null_exactly_when: "<sql boolean>"}  c is NULL exactly when the condition
+                                                       holds (a NULL condition counts as false)
+      {column: c, inside_interval: {lower: l, upper: u}}
+                                                       l <= c <= u within 1e-12, l and u
+                                                       columns (NULL passes): a rate inside
+                                                       its confidence interval
+    Values become SQL literals only through quant_safety.sql_string / sql_number; an
+    unknown key or an entry without a check stops the compilation. One row per failing
+    check: check_kind, column_name (the column, or the expression), problem,
+    failing_rows, and the lowest and highest failing value of the column (NULL for an
+    expression and for not_null). Zero rows: every check holds. Only tests of the same
+    config share a node: a check with its own severity or where is a test of its own. -#}
+{% test row_checks(model, checks) %}
+{%- set found = [] %}
+{%- set keys_of = {'not_null': ['not_null'], 'expression': ['allow_null', 'expression'],
+    'accepted_values': ['accepted_values', 'column', 'quote'], 'null_exactly_when': ['column', 'null_exactly_when'],
+    'inside_interval': ['column', 'inside_interval'], 'between': ['column', 'max_value', 'min_value']} %}
+{%- for check in checks %}
+    {%- set kind = (keys_of.keys() | select('in', check) | first) or 'between' %}
+    {%- for key in check.keys() | list | sort if key not in keys_of[kind] %}
+        {{ exceptions.raise_compiler_error("row_checks: " ~ (check | tojson) ~ ": unknown key " ~ key) }}
     {%- endfor %}
-    from {{ model }}
-)
-{%- for column in columns %}
-select '{{ column }}' as column_name, 'is null' as problem, failing_{{ loop.index }} as failing_rows
-from counts where failing_{{ loop.index }} > 0
-{% if not loop.last %}union all{% endif %}
-{%- endfor %}
-{% endtest %}
-
-{#- checks: a list of {column, min_value, max_value} (either bound may be absent);
-    NULLs pass, as in `between`. One row per failing column: its name, the range,
-    the failing row count and the lowest and highest failing value. -#}
-{% test columns_between(model, checks) %}
-with counts as (
-    select
-    {%- for check in checks %}
+    {%- if kind == 'not_null' %}
+        {%- for column in check['not_null'] %}
+            {%- do found.append({'kind': 'not_null', 'column': column, 'problem': 'is null',
+                'fails': column ~ ' is null', 'value': none}) %}
+        {%- endfor %}
+    {%- elif kind == 'expression' %}
+        {%- set allow_null = check.get('allow_null', false) %}
+        {%- do found.append({'kind': 'expression', 'column': check.expression,
+            'problem': 'is false' if allow_null else 'is false or null',
+            'fails': 'not coalesce((' ~ check.expression ~ '), ' ~ ('true' if allow_null else 'false') ~ ')',
+            'value': none}) %}
+    {%- elif kind == 'accepted_values' %}
+        {%- set literals = [] %}
+        {%- for value in check.accepted_values %}
+            {%- if check.get('quote', true) %}
+                {%- do literals.append(quant_safety.sql_string(value)) %}
+            {%- elif value is boolean %}
+                {%- do literals.append('true' if value else 'false') %}
+            {%- else %}
+                {%- do literals.append(quant_safety.sql_number(value, check.column ~ ' accepted value')) %}
+            {%- endif %}
+        {%- endfor %}
+        {%- do found.append({'kind': 'accepted_values', 'column': check.column,
+            'problem': 'not in (' ~ literals | join(', ') ~ ')',
+            'fails': check.column ~ ' not in (' ~ literals | join(', ') ~ ')', 'value': check.column}) %}
+    {%- elif kind == 'null_exactly_when' %}
+        {%- do found.append({'kind': 'null_exactly_when', 'column': check.column,
+            'problem': '(is null) <> (' ~ check.null_exactly_when ~ ')',
+            'fails': '(' ~ check.column ~ ' is null) <> coalesce((' ~ check.null_exactly_when ~ '), false)',
+            'value': check.column}) %}
+    {%- elif kind == 'inside_interval' %}
+        {%- set c = check.column %}
+        {%- set lower = check.inside_interval.lower %}
+        {%- set upper = check.inside_interval.upper %}
+        {%- do found.append({'kind': 'inside_interval', 'column': c,
+            'problem': 'outside [' ~ lower ~ ', ' ~ upper ~ ']',
+            'fails': c ~ ' is not null and (' ~ lower ~ ' > ' ~ c ~ ' + 1e-12 or ' ~ upper ~ ' < ' ~ c ~ ' - 1e-12)',
+            'value': c}) %}
+    {%- else %}
         {%- set c = check.column %}
         {%- set lo = check.get('min_value') %}
         {%- set hi = check.get('max_value') %}
-        {%- set outside -%}
-            {{ c }} is not null and (
-            {%- if lo is not none %} {{ c }} < {{ lo }}{% endif -%}
-            {%- if lo is not none and hi is not none %} or{% endif -%}
-            {%- if hi is not none %} {{ c }} > {{ hi }}{% endif %})
-        {%- endset %}
-        sum(case when {{ outside }} then 1 else 0 end) as failing_{{ loop.index }},
-        min(case when {{ outside }} then {{ c }} end) as lowest_{{ loop.index }},
-        max(case when {{ outside }} then {{ c }} end) as highest_{{ loop.index }}{{ "," if not loop.last }}
+        {%- if lo is none and hi is none %}
+            {{ exceptions.raise_compiler_error("row_checks: " ~ (check | tojson) ~ " has no check (min_value / max_value, ...)") }}
+        {%- endif %}
+        {%- set outside = [] %}
+        {%- if lo is not none %}{% do outside.append(c ~ ' < ' ~ quant_safety.sql_number(lo, c ~ ' min_value')) %}{% endif %}
+        {%- if hi is not none %}{% do outside.append(c ~ ' > ' ~ quant_safety.sql_number(hi, c ~ ' max_value')) %}{% endif %}
+        {%- do found.append({'kind': 'between', 'column': c,
+            'problem': 'outside [' ~ ('' if lo is none else lo) ~ ', ' ~ ('' if hi is none else hi) ~ ']',
+            'fails': c ~ ' is not null and (' ~ outside | join(' or ') ~ ')', 'value': c}) %}
+    {%- endif %}
+{%- endfor %}
+{%- if found | length == 0 %}
+    {{ exceptions.raise_compiler_error("row_checks: no check given") }}
+{%- endif %}
+with counts as (
+    select
+    {%- for check in found %}
+        sum(case when {{ check.fails }} then 1 else 0 end) as failing_{{ loop.index }},
+        {%- if check.value is none %}
+        null as lowest_{{ loop.index }},
+        null as highest_{{ loop.index }}{{ "," if not loop.last }}
+        {%- else %}
+        min(case when {{ check.fails }} then {{ check.value }} end) as lowest_{{ loop.index }},
+        max(case when {{ check.fails }} then {{ check.value }} end) as highest_{{ loop.index }}{{ "," if not loop.last }}
+        {%- endif %}
     {%- endfor %}
     from {{ model }}
 )
-{%- for check in checks %}
-select '{{ check.column }}' as column_name,
-    'outside [{{ check.get('min_value', '') }}, {{ check.get('max_value', '') }}]' as problem,
+{%- for check in found %}
+select
+    {{ quant_safety.sql_string(check.kind) }} as check_kind,
+    {{ quant_safety.sql_string(check.column) }} as column_name,
+    {{ quant_safety.sql_string(check.problem) }} as problem,
     failing_{{ loop.index }} as failing_rows,
     cast(lowest_{{ loop.index }} as {{ dbt.type_string() }}) as lowest_failing_value,
     cast(highest_{{ loop.index }} as {{ dbt.type_string() }}) as highest_failing_value
