@@ -179,12 +179,15 @@ def _file_key(path: Path) -> list[int]:
 def write_sidecar(db_path: Path, fp: Fingerprint) -> None:
     """After the swap: the fingerprint beside the warehouse, with the warehouse file's
     stat, so that the check need not import duckdb while the file is untouched."""
-    path = _sidecar(db_path)
+    _write_json(_sidecar(db_path), {"warehouse_stat": _file_key(db_path), "fingerprint": fp.digest,
+                                    "components": fp.components, "inputs": json.loads(fp.as_json())})
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """A JSON file of the build dir, replaced atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"warehouse_stat": _file_key(db_path), "fingerprint": fp.digest,
-                               "components": fp.components, "inputs": json.loads(fp.as_json())}, sort_keys=True),
-                   encoding="utf-8")
+    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -342,14 +345,6 @@ def unit_tests_passed_at(work_dir: Path, key: str) -> str | None:
 
 
 def record_unit_tests_passed(work_dir: Path, key: str, count: int) -> None:
-    path = Path(work_dir) / UNIT_TESTS_RECORD
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"code_key": key, "unit_tests": count,
-                               "passed_at_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}),
-                   encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def forget_unit_tests(work_dir: Path) -> None:
-    (Path(work_dir) / UNIT_TESTS_RECORD).unlink(missing_ok=True)
+    _write_json(Path(work_dir) / UNIT_TESTS_RECORD,
+                {"code_key": key, "unit_tests": count,
+                 "passed_at_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())})

@@ -127,21 +127,7 @@ def memo(kind: str, fit: Callable, *arrays):
     """``fit(*arrays)``, read from the cache when the same arrays were fitted in the
     last build (same code and libraries). ``kind`` names the fit and its fixed
     arguments (``fit`` must depend on nothing else)."""
-    current = _session.get()
-    if current is None:
-        return fit(*arrays)
-    key = _key(kind, arrays)
-    if key in current.entries:
-        entry = current.entries[key]
-        current.hits += 1
-        current.used[key] = entry
-        return tuple(entry["value"]) if entry.get("tuple") else entry["value"]
-    value = fit(*arrays)
-    current.misses += 1
-    current.used[key] = {"value": list(value) if isinstance(value, tuple) else value,
-                         "tuple": isinstance(value, tuple)}
-    return value
-
+    return memo_map(kind, lambda _indices: [fit(*arrays)], [arrays])[0]
 
 def memo_map(kind: str, compute: Callable[[list[int]], list], arrays_of: list[tuple]) -> list:
     """Many fits of one kind: ``arrays_of[i]`` are the input arrays of fit i, and
