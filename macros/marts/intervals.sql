@@ -103,9 +103,10 @@
     the rows where `where` holds, the exact sum of the squared deviations of
     those values from their mean (two passes: the mean is the exact sum / n,
     the same on every engine and row order), and how many of the values are
-    neither 0 nor 1. The mean is a grouped aggregate joined back to the rows (a
-    window over every row of the relation, partitioned by cell, sorted them
-    all: 3.4x slower at x100, same values). -#}
+    neither 0 nor 1. The mean is a grouped aggregate joined back to the rows: a
+    window partitioned by cell sorted every row of the relation (the whole
+    int_cell_level_moments at x100: 15.4 s with the window, 4.5 s with the
+    join, same values). -#}
 {% macro level_moments(metric, relation, value, where='1 = 1') -%}
   {%- set dbl = quant_safety.marts_double_type() -%}
   {%- set rows = 'select base_model, quant, case when ' ~ where ~ ' then ' ~ value ~ ' end as metric_value from ' ~ relation -%}
