@@ -129,6 +129,7 @@ def memo(kind: str, fit: Callable, *arrays):
     arguments (``fit`` must depend on nothing else)."""
     return memo_map(kind, lambda _indices: [fit(*arrays)], [arrays])[0]
 
+
 def memo_map(kind: str, compute: Callable[[list[int]], list], arrays_of: list[tuple]) -> list:
     """Many fits of one kind: ``arrays_of[i]`` are the input arrays of fit i, and
     ``compute(indices)`` fits the given ones (in worker processes, say) and returns
