@@ -1,8 +1,9 @@
-"""The project's row-wise generic data test row_checks (macros/tests/generic_tests.sql),
-run by dbt on hand-made rows: every row predicate of a model (not null, range, accepted
-values, expression, NULL-exactly-when, inside an interval) shares one test node and one
-scan, so a failure must still say which check failed, on which column or expression, how
-many rows and which values. The expected rows are counted by hand from the literals."""
+"""The project's generic data test row_checks (macros/tests/generic_tests.sql), run by
+dbt on hand-made rows: every check of a model (not null, range, accepted values,
+expression, NULL-exactly-when, inside an interval, and the key and relation checks
+unique, relationships, has_row_in) shares one test node, so a failure must still say
+which check failed, on which column or expression, how many rows and which values. The
+expected rows are counted by hand from the literals."""
 from __future__ import annotations
 
 import json
@@ -47,8 +48,21 @@ CHECKS = (
     " {'expression': 'a < 4'},"
     " {'expression': 'a <= 4', 'allow_null': true},"
     " {'column': 'opt', 'null_exactly_when': 'a is null'},"
-    " {'column': 'b', 'inside_interval': {'lower': 'lo', 'upper': 'hi'}}]"
+    " {'column': 'b', 'inside_interval': {'lower': 'lo', 'upper': 'hi'}},"
+    " {'unique': ['k']}, {'unique': ['a']}, {'unique': ['opt']}, {'unique': ['a', 'f']},"
+    " {'column': 's', 'relationships': {'to': PARENT_S, 'field': 'to_s'}},"
+    " {'has_row_in': PARENT_KS, 'columns': ['k', 's']}]"
 )
+# By hand, the key and relation checks:
+#   unique [k]: 1..6 distinct, passes      unique [a, f]: (1,t) (2,t) (3,f) (5,t) (null,null)
+#                                          (null,t) all distinct, passes
+#   unique [a]: the two NULLs share a key (NULLs count as equal): 2 rows, key 'null'
+#   unique [opt]: 'p' twice and NULL twice: 4 rows, keys 'null' .. 'p'
+#   s a value of PARENT_S.to_s ('x', 'y', "it's"): 'z' and 'w' fail, the NULL passes
+#   (k, s) a row of PARENT_KS ((1,'x') (2,'y') (3,"it's") (4,'q')): rows 4 (z), 5 (s NULL
+#   matches nothing) and 6 fail: keys '4, z' .. '6, w'
+PARENT_S = "(select * from (values ('x'), ('y'), ('it''s')) as p(to_s))"
+PARENT_KS = "(select * from (values (1, 'x'), (2, 'y'), (3, 'it''s'), (4, 'q')) as p(k, s))"
 # every check holds on these rows (NULLs where each check lets them pass)
 VALID_ROWS = ("(1, 1, 0.5, 'x', 0.5, 0.5, 'p', true), (2, 2, null, 'it''s', 0.0, 1.0, 'q', true),"
               " (3, 2, 1.0, null, 0.0, 1.0, 'r', null)")
@@ -61,16 +75,22 @@ VALID_CHECKS = (
     " {'column': 'f', 'accepted_values': [true], 'quote': false},"
     " {'expression': 'a < 4'},"
     " {'column': 'opt', 'null_exactly_when': 'a is null'},"
-    " {'column': 'b', 'inside_interval': {'lower': 'lo', 'upper': 'hi'}}]"
+    " {'column': 'b', 'inside_interval': {'lower': 'lo', 'upper': 'hi'}},"
+    " {'unique': ['k']}, {'unique': ['a', 'b']},"
+    " {'column': 's', 'relationships': {'to': PARENT_S, 'field': 'to_s'}},"
+    " {'has_row_in': PARENT_KS, 'columns': ['k']}]"
 )
 
 
 def _relation(values: str, columns: str) -> str:
-    return f"(select * from (values {values}) as t({columns})) as hand_made"
+    return f"(select * from (values {values}) as t({columns}))"
 
 
 def _row_checks(values: str, checks: str) -> str:
-    return "{{ quant_safety.test_row_checks(model=\"" + _relation(values, COLUMNS) + "\", checks=" + checks + ") }}"
+    """The rendered test; the Jinja names PARENT_S / PARENT_KS in checks are the parents."""
+    parents = "{%- set PARENT_S = \"" + PARENT_S + "\" %}{%- set PARENT_KS = \"" + PARENT_KS + "\" %}"
+    model = _relation(values, COLUMNS)
+    return parents + "{{ quant_safety.test_row_checks(model=\"" + model + "\", checks=" + checks + ") }}"
 
 
 CASES = {"failing": _row_checks(ROWS, CHECKS), "valid": _row_checks(VALID_ROWS, VALID_CHECKS)}
@@ -121,7 +141,7 @@ def _number(value):
 def test_row_checks_names_each_failing_check_its_row_count_and_values(failing_rows):
     got = _by_check(failing_rows["failing"])
     numeric = {k: (n, _number(lo), _number(hi)) for k, (n, lo, hi) in got.items()
-               if k[0] in ("between", "inside_interval") or k[1] == "a"}
+               if k[0] in ("between", "inside_interval") or (k[1] == "a" and k[0] != "unique")}
     assert numeric == {
         ("between", "a", "outside [1, 2]"): (2, 3.0, 5.0),
         ("between", "b", "outside [0, ]"): (1, -2.5, -2.5),
@@ -138,6 +158,10 @@ def test_row_checks_names_each_failing_check_its_row_count_and_values(failing_ro
         ("expression", "a < 4", "is false or null"): (3, None, None),
         ("expression", "a <= 4", "is false"): (1, None, None),
         ("null_exactly_when", "opt", "(is null) <> (a is null)"): (2, "r", "r"),
+        ("unique", "a", "duplicated"): (2, "null", "null"),
+        ("unique", "opt", "duplicated"): (4, "null", "p"),
+        ("relationships", "s", "not a value of " + PARENT_S + ".to_s"): (2, "w", "z"),
+        ("has_row_in", "k, s", "no row in " + PARENT_KS): (3, "4, z", "6, w"),
     }
 
 
@@ -148,6 +172,9 @@ def test_row_checks_passes_on_valid_rows(failing_rows):
 @pytest.mark.parametrize("checks, message", [
     ("[{'column': 'a', 'min_valu': 1}]", "unknown key min_valu"),
     ("[{'column': 'a'}]", "has no check"),
+    ("[{'unique': 'a'}]", "unique takes a list of columns"),
+    ("[{'column': 's', 'relationships': {'to': PARENT_S}}]", "relationships takes to and field"),
+    ("[{'has_row_in': PARENT_KS}]", "has_row_in takes a list of columns"),
 ])
 def test_row_checks_refuses_an_entry_it_cannot_check(tmp_path, checks, message):
     """A misspelt key would otherwise be a check that never fails."""

@@ -15,9 +15,9 @@ from {{ model }}
 where not coalesce(({{ expression }}), {{ 'true' if allow_null else 'false' }})
 {% endtest %}
 
-{#- Every row-wise check of one model (seed, source) in one test node and one scan:
-    a dbt test node costs ~50 ms of dbt overhead whatever its query, and a build ran
-    ~320 of them, most a predicate on each row. checks is a list; each entry is one of
+{#- Every data check of one model (seed, source) in one test node: a dbt test node
+    costs ~50 ms of dbt overhead whatever its query, and a build ran ~320 of them, most
+    a predicate on each row or a key. checks is a list; each entry is one of
       {not_null: [column, ...]}                        the columns are never NULL
       {column: c, min_value: x, max_value: y}          x <= c <= y, either bound optional
                                                        (NULL passes; combine with not_null)
@@ -33,21 +33,35 @@ where not coalesce(({{ expression }}), {{ 'true' if allow_null else 'false' }})
                                                        l <= c <= u within 1e-12, l and u
                                                        columns (NULL passes): a rate inside
                                                        its confidence interval
-    Values become SQL literals only through quant_safety.sql_string / sql_number; an
-    unknown key or an entry without a check stops the compilation. One row per failing
-    check: check_kind, column_name (the column, or the expression), problem,
-    failing_rows, and the lowest and highest failing value of the column (NULL for an
-    expression and for not_null). Zero rows: every check holds. Only tests of the same
-    config share a node: a check with its own severity or where is a test of its own. -#}
+      {unique: [column, ...]}                          no two rows share the values of the
+                                                       columns (NULLs count as equal values)
+      {column: c, relationships: {to: "ref('m')", field: f}}
+                                                       every non-NULL c is a value of f in m
+                                                       (dbt's relationships)
+      {has_row_in: "ref('m')", columns: [c, ...]}      every row has a row of m with the same
+                                                       values of the columns (a NULL matches
+                                                       nothing)
+    The row-wise checks run as one scan (one sum(case ...) per check); each key or
+    relation check is one grouped or joined query of the same node. Values become SQL
+    literals only through quant_safety.sql_string / sql_number; an unknown key or an
+    entry without a check stops the compilation. One row per failing check:
+    check_kind, column_name (the column, the columns joined by ', ', or the
+    expression), problem, failing_rows (for unique: the rows sharing their key with
+    another row), and the lowest and highest failing value (the key, columns joined by
+    ', ', for unique and has_row_in; NULL for an expression and for not_null). Zero
+    rows: every check holds. Only tests of the same config share a node: a check with
+    its own severity or where is a test of its own. -#}
 {% test row_checks(model, checks) %}
 {%- set found = [] %}
 {%- set keys_of = {'not_null': ['not_null'], 'expression': ['allow_null', 'expression'],
     'accepted_values': ['accepted_values', 'column', 'quote'], 'null_exactly_when': ['column', 'null_exactly_when'],
-    'inside_interval': ['column', 'inside_interval'], 'between': ['column', 'max_value', 'min_value']} %}
+    'inside_interval': ['column', 'inside_interval'], 'unique': ['unique'],
+    'relationships': ['column', 'relationships'], 'has_row_in': ['columns', 'has_row_in'],
+    'between': ['column', 'max_value', 'min_value']} %}
 {%- for check in checks %}
     {%- set kind = (keys_of.keys() | select('in', check) | first) or 'between' %}
     {%- for key in check.keys() | list | sort if key not in keys_of[kind] %}
-        {{ exceptions.raise_compiler_error("row_checks: " ~ (check | tojson) ~ ": unknown key " ~ key) }}
+        {{ exceptions.raise_compiler_error("row_checks: " ~ (check | string) ~ ": unknown key " ~ key) }}
     {%- endfor %}
     {%- if kind == 'not_null' %}
         {%- for column in check['not_null'] %}
@@ -87,12 +101,34 @@ where not coalesce(({{ expression }}), {{ 'true' if allow_null else 'false' }})
             'problem': 'outside [' ~ lower ~ ', ' ~ upper ~ ']',
             'fails': c ~ ' is not null and (' ~ lower ~ ' > ' ~ c ~ ' + 1e-12 or ' ~ upper ~ ' < ' ~ c ~ ' - 1e-12)',
             'value': c}) %}
+    {%- elif kind == 'unique' %}
+        {%- set columns = check['unique'] %}
+        {%- if columns is string or columns | length == 0 %}
+            {{ exceptions.raise_compiler_error("row_checks: " ~ (check | string) ~ ": unique takes a list of columns") }}
+        {%- endif %}
+        {%- do found.append({'kind': 'unique', 'column': columns | join(', '), 'problem': 'duplicated',
+            'columns': columns, 'set': true}) %}
+    {%- elif kind == 'relationships' %}
+        {%- set to = check.relationships.get('to') %}
+        {%- set field = check.relationships.get('field') %}
+        {%- if to is none or field is none or check.relationships.keys() | list | length != 2 %}
+            {{ exceptions.raise_compiler_error("row_checks: " ~ (check | string) ~ ": relationships takes to and field") }}
+        {%- endif %}
+        {%- do found.append({'kind': 'relationships', 'column': check.column,
+            'problem': 'not a value of ' ~ to ~ '.' ~ field, 'to': to, 'field': field, 'set': true}) %}
+    {%- elif kind == 'has_row_in' %}
+        {%- set columns = check.get('columns') %}
+        {%- if columns is none or columns is string or columns | length == 0 %}
+            {{ exceptions.raise_compiler_error("row_checks: " ~ (check | string) ~ ": has_row_in takes a list of columns") }}
+        {%- endif %}
+        {%- do found.append({'kind': 'has_row_in', 'column': columns | join(', '),
+            'problem': 'no row in ' ~ check.has_row_in, 'to': check.has_row_in, 'columns': columns, 'set': true}) %}
     {%- else %}
         {%- set c = check.column %}
         {%- set lo = check.get('min_value') %}
         {%- set hi = check.get('max_value') %}
         {%- if lo is none and hi is none %}
-            {{ exceptions.raise_compiler_error("row_checks: " ~ (check | tojson) ~ " has no check (min_value / max_value, ...)") }}
+            {{ exceptions.raise_compiler_error("row_checks: " ~ (check | string) ~ " has no check (min_value / max_value, ...)") }}
         {%- endif %}
         {%- set outside = [] %}
         {%- if lo is not none %}{% do outside.append(c ~ ' < ' ~ quant_safety.sql_number(lo, c ~ ' min_value')) %}{% endif %}
@@ -105,32 +141,105 @@ where not coalesce(({{ expression }}), {{ 'true' if allow_null else 'false' }})
 {%- if found | length == 0 %}
     {{ exceptions.raise_compiler_error("row_checks: no check given") }}
 {%- endif %}
-with counts as (
+{%- set row_wise = found | rejectattr('set') | list %}
+{%- set text = dbt.type_string() %}
+with
+{%- if row_wise %}
+counts as (
     select
-    {%- for check in found %}
+    {%- for check in found if not check.set %}
         sum(case when {{ check.fails }} then 1 else 0 end) as failing_{{ loop.index }},
         {%- if check.value is none %}
-        null as lowest_{{ loop.index }},
-        null as highest_{{ loop.index }}{{ "," if not loop.last }}
+        cast(null as {{ text }}) as lowest_{{ loop.index }},
+        cast(null as {{ text }}) as highest_{{ loop.index }}{{ "," if not loop.last }}
         {%- else %}
-        min(case when {{ check.fails }} then {{ check.value }} end) as lowest_{{ loop.index }},
-        max(case when {{ check.fails }} then {{ check.value }} end) as highest_{{ loop.index }}{{ "," if not loop.last }}
+        cast(min(case when {{ check.fails }} then {{ check.value }} end) as {{ text }}) as lowest_{{ loop.index }},
+        cast(max(case when {{ check.fails }} then {{ check.value }} end) as {{ text }}) as highest_{{ loop.index }}{{ "," if not loop.last }}
         {%- endif %}
     {%- endfor %}
     from {{ model }}
-)
-{%- for check in found %}
-select
-    {{ quant_safety.sql_string(check.kind) }} as check_kind,
-    {{ quant_safety.sql_string(check.column) }} as column_name,
-    {{ quant_safety.sql_string(check.problem) }} as problem,
-    failing_{{ loop.index }} as failing_rows,
-    cast(lowest_{{ loop.index }} as {{ dbt.type_string() }}) as lowest_failing_value,
-    cast(highest_{{ loop.index }} as {{ dbt.type_string() }}) as highest_failing_value
-from counts where failing_{{ loop.index }} > 0
-{% if not loop.last %}union all{% endif %}
+),
+{%- endif %}
+{%- for check in found if check.set %}
+{%- if check.kind == 'unique' %}
+set_{{ loop.index }} as (
+    select
+        sum(duplicate_rows) as failing_rows,
+        min(key_value) as lowest_failing_value,
+        max(key_value) as highest_failing_value
+    from (
+        select {{ quant_safety.row_checks_key(check.columns) }} as key_value, count(*) as duplicate_rows
+        from {{ model }}
+        group by {{ check.columns | join(', ') }}
+        having count(*) > 1
+    ) as duplicated
+),
+{%- elif check.kind == 'relationships' %}
+set_{{ loop.index }} as (
+    select
+        count(*) as failing_rows,
+        cast(min(child.{{ check.column }}) as {{ text }}) as lowest_failing_value,
+        cast(max(child.{{ check.column }}) as {{ text }}) as highest_failing_value
+    from {{ model }} as child
+    left join (select distinct {{ check.field }} as to_field from {{ check.to }}) as parent
+        on child.{{ check.column }} = parent.to_field
+    where child.{{ check.column }} is not null and parent.to_field is null
+),
+{%- else %}
+set_{{ loop.index }} as (
+    select
+        count(*) as failing_rows,
+        min({{ quant_safety.row_checks_key(check.columns, 'src.') }}) as lowest_failing_value,
+        max({{ quant_safety.row_checks_key(check.columns, 'src.') }}) as highest_failing_value
+    from {{ model }} as src
+    left join (select distinct {{ check.columns | join(', ') }} from {{ check.to }}) as dst
+        on {% for c in check.columns %}src.{{ c }} = dst.{{ c }}{% if not loop.last %} and {% endif %}{% endfor %}
+    where dst.{{ check.columns[0] }} is null
+),
+{%- endif %}
 {%- endfor %}
+failing as (
+{%- for check in found if not check.set %}
+    select
+        {{ quant_safety.sql_string(check.kind) }} as check_kind,
+        {{ quant_safety.sql_string(check.column) }} as column_name,
+        {{ quant_safety.sql_string(check.problem) }} as problem,
+        cast(failing_{{ loop.index }} as bigint) as failing_rows,
+        lowest_{{ loop.index }} as lowest_failing_value,
+        highest_{{ loop.index }} as highest_failing_value
+    from counts
+    union all
+{%- endfor %}
+{%- for check in found if check.set %}
+    select
+        {{ quant_safety.sql_string(check.kind) }} as check_kind,
+        {{ quant_safety.sql_string(check.column) }} as column_name,
+        {{ quant_safety.sql_string(check.problem) }} as problem,
+        cast(failing_rows as bigint) as failing_rows,
+        lowest_failing_value,
+        highest_failing_value
+    from set_{{ loop.index }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+{%- endfor %}
+{%- if not (found | selectattr('set') | list) %}
+    select
+        cast(null as {{ text }}) as check_kind, cast(null as {{ text }}) as column_name,
+        cast(null as {{ text }}) as problem, cast(0 as bigint) as failing_rows,
+        cast(null as {{ text }}) as lowest_failing_value, cast(null as {{ text }}) as highest_failing_value
+    from counts where 1 = 0
+{%- endif %}
+)
+select * from failing where failing_rows > 0
 {% endtest %}
+
+{#- row_checks: the values of key columns as one text, ', ' between them (NULL as null). -#}
+{% macro row_checks_key(columns, prefix='') -%}
+{%- for c in columns -%}
+coalesce(cast({{ prefix }}{{ c }} as {{ dbt.type_string() }}), 'null'){% if not loop.last %} || ', ' || {% endif %}
+{%- endfor -%}
+{%- endmacro %}
 
 {#- A raw source (one record kind) holds exactly the lockfile's files of its kind,
     each with the locked line count (expected_raw_rows) and sha256 where the
