@@ -2,7 +2,7 @@
 positive and a negative within-model correlation, pooled r, reversal flag and
 the count of pairings that split sign. Reads the correlations model.
 """
-from quant_safety.stats.models import compute
+from quant_safety.stats_server import compute
 
 
 def model(dbt, session):

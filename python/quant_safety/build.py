@@ -15,6 +15,7 @@ sits beside a WAL that is not its own.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -27,12 +28,13 @@ from .buildlock import remove_leftovers, warehouse_lock
 from .config import DEMO_LOCK_DIR, Settings, lock_dir_beside, settings
 from .demo import fingerprint as demo_fingerprint
 from .engine import engine_for
-from .engine.dbt_runner import run_dbt
+from .engine.dbt_runner import dbt_env, run_dbt
 from .errors import BuildError, InputError
 from .gate import GateResult, publish_data_docs, run_gate
 from .gate import import_libraries as import_gate_libraries
 from .lockdir import ensure_additions
 from .progress import Progress
+from .stats_server import serving as stats_serving
 
 
 def _import_gate_libraries() -> None:
@@ -185,9 +187,14 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
             # models that read them (tag reads_statistics: claim_values,
             # claim_ledger) are built after it.
             args += ["--exclude", "tag:reads_statistics+"]
-        with progress.stage(f"[2/4] dbt build into {engine.build_label(building)}") as stage:
+        # the statistics tables in a server process beside dbt, whose imports run while dbt
+        # parses (stats_server.py); only for a whole build on an engine that runs the models
+        stats_server = (stats_serving(dbt_env(cfg, building), log=cfg.work_dir / "dbt_logs" / "stats_server.log")
+                        if engine.runs_python_models and select is None else contextlib.nullcontext({}))
+        with progress.stage(f"[2/4] dbt build into {engine.build_label(building)}") as stage, \
+                stats_server as server_env:
             stage.update("dbt: starting")
-            run_dbt(cfg, building, args, dbt_vars=dbt_vars, on_line=stage.dbt_line)
+            run_dbt(cfg, building, args, dbt_vars=dbt_vars, on_line=stage.dbt_line, extra_env=server_env)
             dbt_results = dbt_result_counts(cfg.work_dir / "dbt_target" / "run_results.json")
             stage.done(_dbt_counts_text(dbt_results, unit_tests_passed_at))
         unit = dbt_results.get("unit_test", {})

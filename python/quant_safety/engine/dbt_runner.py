@@ -19,7 +19,7 @@ INPUT_ERROR_MARKER = "qsafety-input-error: "   # dbt_plugin.ERROR_MARKER (not im
 _PROGRESS = re.compile(r"\d+ of \d+ (OK|START|PASS|FAIL|ERROR|WARN|SKIP)")
 
 
-def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dict:
+def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target", extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env.update({
         "QSAFETY_BUILD_DB": str(db_file),
@@ -53,13 +53,16 @@ def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target") -> dic
     env.setdefault("QSAFETY_STATS_CACHE_DIR", str(cfg.work_dir / "stats_cache"))
     # Spark target (method session): warehouse dir + Derby metastore of this build.
     env.setdefault("QSAFETY_SPARK_DIR", str(cfg.spark_dir))
+    env.update(extra or {})
     return env
 
 
 def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None = None,
-            quiet: bool = False, target_dir: str = "dbt_target", on_line=None) -> list[str]:
+            quiet: bool = False, target_dir: str = "dbt_target", on_line=None,
+            extra_env: dict | None = None) -> list[str]:
     """Run `dbt <args>`; raise BuildError with the first failure line on failure.
-    `on_line`: called with every output line (progress.Stage.dbt_line) instead of printing."""
+    `on_line`: called with every output line (progress.Stage.dbt_line) instead of printing;
+    `extra_env`: more environment for dbt (the statistics server's address)."""
     dbt = Path(sys.executable).with_name("dbt")
     cmd = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", *args, "--project-dir", str(PROJECT_DIR),
            "--profiles-dir", str(PROJECT_DIR)]
@@ -69,7 +72,7 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
     _drop_foreign_partial_parse(cfg.work_dir / target_dir)
     start = time.monotonic()
     # dbt dies with this process (kill -9 of `qsafety build` leaves no dbt behind)
-    proc = subprocess.Popen(child_command(cmd), cwd=PROJECT_DIR, env=dbt_env(cfg, db_file, target_dir),
+    proc = subprocess.Popen(child_command(cmd), cwd=PROJECT_DIR, env=dbt_env(cfg, db_file, target_dir, extra_env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     assert proc.stdout is not None

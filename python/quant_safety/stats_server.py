@@ -1,0 +1,162 @@
+"""The statistics tables of a `qsafety build`, computed in one server process
+beside dbt instead of inside it.
+
+dbt runs its Python models (models/stats/) in its own process, on the
+interpreter lock its worker threads share: importing the statistics stack
+(scipy, statsmodels, pingouin: ~4 s of a demo build's locked time) and the fits
+held it while the other dbt thread waited to compile and run its nodes. The
+build therefore starts this server before dbt (`serving`): it imports the stack
+while dbt parses the project (one core's work, the other core is free) and then
+computes each table a dbt Python model asks for, with the same function
+(`quant_safety.stats.models.compute`) in the same environment (the fit cache
+dir, one BLAS thread), so the numbers are the same bit for bit. dbt's lock is
+free meanwhile.
+
+The model side is `compute`: it sends the table's name and input frames over a
+local socket (multiprocessing.connection: length-framed pickles, after an HMAC
+challenge with a random per-build key that only the build's processes get, in
+their environment) and gets the table, or the server's traceback, back. Without
+a server (a plain `dbt build`, the tests, a partial build) or when none answers,
+the model computes in its own process as before. This module imports nothing of
+the statistics stack itself: dbt's process loads it only when it computes there.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import traceback
+from collections.abc import Iterator
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client, Listener
+from pathlib import Path
+
+from .processes import child_command
+
+ENV_ADDRESS = "QSAFETY_STATS_SERVER"
+ENV_KEY = "QSAFETY_STATS_SERVER_KEY"
+_STOP = "stop"
+
+
+FAMILY = "AF_UNIX"
+# Linux abstract sockets: no file to clean up, no path-length limit. Elsewhere
+# there is no server and the models compute in dbt's process.
+AVAILABLE = sys.platform.startswith("linux")
+
+
+def _address_from_env(value: str) -> str:
+    # an environment value cannot hold the NUL that starts an abstract address
+    return "\0" + value.removeprefix("@")
+
+
+def compute(name: str, **inputs):
+    """The statistics table `name` (quant_safety.stats.models.compute), from the
+    build's server when there is one, else computed here."""
+    value = os.environ.get(ENV_ADDRESS)
+    if value:
+        try:
+            conn = Client(_address_from_env(value), family=FAMILY, authkey=bytes.fromhex(os.environ.get(ENV_KEY, "")))
+        except (OSError, ValueError, AuthenticationError) as exc:
+            print(f"quant_safety statistics server not reachable ({exc}); computing {name} in dbt's process",
+                  file=sys.stderr)
+        else:
+            with conn:
+                conn.send((name, inputs))
+                try:
+                    status, result = conn.recv()
+                except EOFError:
+                    raise RuntimeError(f"the statistics server stopped while computing {name}") from None
+            if status == "ok":
+                return result
+            raise RuntimeError(f"statistics table {name} failed in the statistics server:\n{result}")
+    from .stats.models import compute as compute_here
+
+    return compute_here(name, **inputs)
+
+
+@contextlib.contextmanager
+def serving(env: dict, log: Path | None = None) -> Iterator[dict]:
+    """Run a server for the block; yields the environment entries that point a
+    dbt process at it. `env` is the server's environment (the one dbt gets: the
+    fit cache dir and the BLAS thread counts must be the same); what the server
+    prints (warnings, tracebacks) goes to `log` (default: this process's stderr).
+    Yields {} where there is no server (not Linux)."""
+    if not AVAILABLE:
+        yield {}
+        return
+    key = secrets.token_bytes(32)
+    name = f"@qsafety-stats-{os.getpid()}-{secrets.token_hex(8)}"
+    address = _address_from_env(name)
+    log_file = open(log, "ab") if log else None   # noqa: SIM115 - closed below, after the server
+    proc = subprocess.Popen(child_command([sys.executable, "-m", "quant_safety.stats_server"]),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=env)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        # the address and key reach the server on its stdin, not its command line
+        proc.stdin.write(f"{name}\n{key.hex()}\n".encode())
+        proc.stdin.close()
+        # it listens (~0.1 s after its start) before it imports the statistics stack; a
+        # server that did not start leaves the models to compute in dbt's process
+        ready = proc.stdout.readline() == b"listening\n"
+        yield {ENV_ADDRESS: name, ENV_KEY: key.hex()} if ready else {}
+    finally:
+        _stop(proc, address, key)
+        if log_file:
+            log_file.close()
+
+
+def _stop(proc: subprocess.Popen, address: str, key: bytes) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(OSError, EOFError, ValueError, AuthenticationError):
+            with Client(address, family=FAMILY, authkey=key) as conn:
+                conn.send(_STOP)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _serve(address: str, key: bytes) -> None:
+    # listen first: a client that connects while the imports run waits in the backlog
+    with Listener(address, family=FAMILY, authkey=key, backlog=8) as listener:
+        sys.stdout.write("listening\n")
+        sys.stdout.flush()
+        os.dup2(2, 1)        # nobody reads the pipe from now on: what the fits print goes with stderr
+        # the whole stack now, the libraries the statistics functions import when first called too
+        import pingouin  # noqa: F401
+        import statsmodels.api  # noqa: F401
+        import statsmodels.formula.api  # noqa: F401
+
+        from .stats.models import compute as compute_here
+        while True:
+            try:
+                conn = listener.accept()
+            except (OSError, EOFError, AuthenticationError):   # a client without the key, or one that left
+                continue
+            with conn:
+                try:
+                    request = conn.recv()
+                except (EOFError, OSError):
+                    continue
+                if request == _STOP:
+                    return
+                name, inputs = request
+                try:
+                    reply = ("ok", compute_here(name, **inputs))
+                except BaseException:  # noqa: BLE001 - the model raises it with this traceback
+                    reply = ("error", traceback.format_exc())
+                with contextlib.suppress(OSError):
+                    conn.send(reply)
+
+
+def _main() -> int:
+    lines = sys.stdin.read().split("\n")
+    _serve(_address_from_env(lines[0]), bytes.fromhex(lines[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,77 @@
+"""The build's statistics server (quant_safety/stats_server.py): a table computed
+in the server is the table computed in this process, bit for bit; a failure in
+the server reaches the caller with its traceback; with no server (a plain `dbt
+build`) or none answering, the table is computed here."""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from test_fit_cache import _matrix
+
+from quant_safety import stats_server
+from quant_safety.stats.models import STATS_MODELS
+from quant_safety.stats.models import compute as compute_here
+
+pytestmark = pytest.mark.skipif(not stats_server.AVAILABLE, reason="the server needs Linux abstract sockets")
+
+
+@pytest.fixture(scope="module")
+def server():
+    env = {k: v for k, v in os.environ.items() if k not in (stats_server.ENV_ADDRESS, stats_server.ENV_KEY)}
+    env.pop("QSAFETY_STATS_CACHE_DIR", None)        # the reference tables below are computed uncached
+    with stats_server.serving(env) as entries:
+        yield entries
+
+
+@pytest.fixture()
+def pointed_at(server, monkeypatch):
+    for name, value in server.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("QSAFETY_STATS_CACHE_DIR", raising=False)
+    return server
+
+
+def _served(name: str, **inputs) -> pd.DataFrame:
+    return stats_server.compute(name, **inputs)
+
+
+@pytest.mark.parametrize("name", [n for n in STATS_MODELS if n != "sign_reversal_summary"])
+def test_a_table_from_the_server_is_the_table_computed_here(pointed_at, name, capsys):
+    matrix = _matrix()
+    pd.testing.assert_frame_equal(_served(name, matrix=matrix), compute_here(name, matrix=matrix),
+                                  check_exact=True)
+    assert capsys.readouterr().err == ""        # the server answered: no fallback here
+
+
+def test_a_table_that_reads_another_table_from_the_server(pointed_at):
+    correlations = compute_here("correlations", matrix=_matrix())
+    pd.testing.assert_frame_equal(_served("sign_reversal_summary", correlations=correlations),
+                                  compute_here("sign_reversal_summary", correlations=correlations),
+                                  check_exact=True)
+
+
+def test_a_failure_in_the_server_raises_with_its_traceback(pointed_at):
+    with pytest.raises(RuntimeError, match=r"(?s)correlations failed in the statistics server.*missing input"):
+        _served("correlations", cells=_matrix())
+    # the server goes on serving after a failure
+    pd.testing.assert_frame_equal(_served("bpw_regressions", matrix=_matrix(6)),
+                                  compute_here("bpw_regressions", matrix=_matrix(6)), check_exact=True)
+
+
+def test_a_wrong_key_is_refused_and_the_table_computed_here(pointed_at, monkeypatch, capsys):
+    monkeypatch.setenv(stats_server.ENV_KEY, "00" * 32)
+    matrix = _matrix()
+    pd.testing.assert_frame_equal(_served("bpw_regressions", matrix=matrix),
+                                  compute_here("bpw_regressions", matrix=matrix), check_exact=True)
+    assert "not reachable" in capsys.readouterr().err
+
+
+def test_without_a_server_the_table_is_computed_here(monkeypatch, capsys):
+    monkeypatch.delenv(stats_server.ENV_ADDRESS, raising=False)
+    monkeypatch.delenv("QSAFETY_STATS_CACHE_DIR", raising=False)
+    matrix = _matrix()
+    pd.testing.assert_frame_equal(_served("bpw_regressions", matrix=matrix),
+                                  compute_here("bpw_regressions", matrix=matrix), check_exact=True)
+    assert capsys.readouterr().err == ""
