@@ -36,6 +36,8 @@ from .lockdir import ensure_additions
 from .progress import Progress
 from .stats_server import serving as stats_serving
 
+STATS_PRELOAD_MAX_RAW_BYTES = 2 * 2**30
+
 
 def _import_gate_libraries() -> None:
     """The gate's imports (~2-3 s), done while dbt runs in its subprocess and this
@@ -188,8 +190,12 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
             # claim_ledger) are built after it.
             args += ["--exclude", "tag:reads_statistics+"]
         # the statistics tables in a server process beside dbt, whose imports run while dbt
-        # parses (stats_server.py); only for a whole build on an engine that runs the models
-        stats_server = (stats_serving(dbt_env(cfg, building), log=cfg.work_dir / "dbt_logs" / "stats_server.log")
+        # parses (stats_server.py); only for a whole build on an engine that runs the models.
+        # Above STATS_PRELOAD_MAX_RAW_BYTES of raw input the imports wait for the first
+        # table: DuckDB's buffer fills during staging, and they would add to that peak.
+        preload = sum(a.size_bytes for a in audits) <= STATS_PRELOAD_MAX_RAW_BYTES
+        stats_server = (stats_serving(dbt_env(cfg, building), log=cfg.work_dir / "dbt_logs" / "stats_server.log",
+                                      preload=preload)
                         if engine.runs_python_models and select is None else contextlib.nullcontext({}))
         with progress.stage(f"[2/4] dbt build into {engine.build_label(building)}") as stage, \
                 stats_server as server_env:

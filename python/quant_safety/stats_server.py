@@ -77,11 +77,13 @@ def compute(name: str, **inputs):
 
 
 @contextlib.contextmanager
-def serving(env: dict, log: Path | None = None) -> Iterator[dict]:
+def serving(env: dict, log: Path | None = None, preload: bool = True) -> Iterator[dict]:
     """Run a server for the block; yields the environment entries that point a
     dbt process at it. `env` is the server's environment (the one dbt gets: the
     fit cache dir and the BLAS thread counts must be the same); what the server
     prints (warnings, tracebacks) goes to `log` (default: this process's stderr).
+    `preload`: import the statistics stack (~270 MB) at once, else when the first
+    table is asked for (a large build, whose staging peak it would add to).
     Yields {} where there is no server (not Linux)."""
     if not AVAILABLE:
         yield {}
@@ -95,7 +97,7 @@ def serving(env: dict, log: Path | None = None) -> Iterator[dict]:
     try:
         assert proc.stdin is not None and proc.stdout is not None
         # the address and key reach the server on its stdin, not its command line
-        proc.stdin.write(f"{name}\n{key.hex()}\n".encode())
+        proc.stdin.write(f"{name}\n{key.hex()}\n{'preload' if preload else 'lazy'}\n".encode())
         proc.stdin.close()
         # it listens (~0.1 s after its start) before it imports the statistics stack; a
         # server that did not start leaves the models to compute in dbt's process
@@ -119,18 +121,24 @@ def _stop(proc: subprocess.Popen, address: str, key: bytes) -> None:
             proc.wait()
 
 
-def _serve(address: str, key: bytes) -> None:
+def _import_stack():
+    """quant_safety.stats.models.compute, and the libraries its functions import when first called."""
+    import pingouin  # noqa: F401
+    import statsmodels.api  # noqa: F401
+    import statsmodels.formula.api  # noqa: F401
+
+    from .stats.models import compute as compute_here
+
+    return compute_here
+
+
+def _serve(address: str, key: bytes, preload: bool) -> None:
     # listen first: a client that connects while the imports run waits in the backlog
     with Listener(address, family=FAMILY, authkey=key, backlog=8) as listener:
         sys.stdout.write("listening\n")
         sys.stdout.flush()
         os.dup2(2, 1)        # nobody reads the pipe from now on: what the fits print goes with stderr
-        # the whole stack now, the libraries the statistics functions import when first called too
-        import pingouin  # noqa: F401
-        import statsmodels.api  # noqa: F401
-        import statsmodels.formula.api  # noqa: F401
-
-        from .stats.models import compute as compute_here
+        compute_here = _import_stack() if preload else None
         while True:
             try:
                 conn = listener.accept()
@@ -145,6 +153,7 @@ def _serve(address: str, key: bytes) -> None:
                     return
                 name, inputs = request
                 try:
+                    compute_here = compute_here or _import_stack()
                     reply = ("ok", compute_here(name, **inputs))
                 except BaseException:  # noqa: BLE001 - the model raises it with this traceback
                     reply = ("error", traceback.format_exc())
@@ -154,7 +163,7 @@ def _serve(address: str, key: bytes) -> None:
 
 def _main() -> int:
     lines = sys.stdin.read().split("\n")
-    _serve(_address_from_env(lines[0]), bytes.fromhex(lines[1]))
+    _serve(_address_from_env(lines[0]), bytes.fromhex(lines[1]), preload=lines[2] == "preload")
     return 0
 
 

@@ -75,3 +75,16 @@ def test_without_a_server_the_table_is_computed_here(monkeypatch, capsys):
     pd.testing.assert_frame_equal(_served("bpw_regressions", matrix=matrix),
                                   compute_here("bpw_regressions", matrix=matrix), check_exact=True)
     assert capsys.readouterr().err == ""
+
+
+def test_a_server_that_imports_at_the_first_table_gives_the_same_table(monkeypatch, capsys):
+    env = {k: v for k, v in os.environ.items() if k not in (stats_server.ENV_ADDRESS, stats_server.ENV_KEY)}
+    env.pop("QSAFETY_STATS_CACHE_DIR", None)
+    monkeypatch.delenv("QSAFETY_STATS_CACHE_DIR", raising=False)
+    matrix = _matrix()
+    with stats_server.serving(env, preload=False) as entries:
+        for name, value in entries.items():
+            monkeypatch.setenv(name, value)
+        served = _served("mixed_models", matrix=matrix)
+    pd.testing.assert_frame_equal(served, compute_here("mixed_models", matrix=matrix), check_exact=True)
+    assert capsys.readouterr().err == ""
