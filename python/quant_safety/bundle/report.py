@@ -92,7 +92,7 @@ def load_plot_data(con) -> dict[str, pd.DataFrame]:
         "cells": q("select * from matrix order by base_model, quant_order"),
         "gaps": q("""select g.*, m.safety_refusal_rate_ci_lo as regex_refusal_rate_ci_lo,
                             m.safety_refusal_rate_ci_hi as regex_refusal_rate_ci_hi,
-                            m.judge_refusal_rate_n
+                            m.judge_refusal_rate_n, m.judge_refusal_rate_ci_lo, m.judge_refusal_rate_ci_hi
                      from regex_vs_judge_gaps as g join matrix as m using (base_model, quant)
                      order by g.base_model, g.quant_order"""),
         "style": q("""select base_model, quant, quant_order, advbench_refusal_rate_delta_pp,
@@ -110,16 +110,18 @@ def interval(data: pd.DataFrame, measure: str, z: float = 1.96):
     `<measure>_ci_lo` / `<measure>_ci_hi` columns when the frame has them (the matrix's
     Wilson intervals), else the Wilson interval from `<measure>` and `<measure>_n`
     (statsmodels); None when neither is there. NaN where n is 0 or NULL."""
-    import numpy as np
-    from scipy.stats import norm
-    from statsmodels.stats.proportion import proportion_confint
-
     lo, hi = f"{measure}_ci_lo", f"{measure}_ci_hi"
     if lo in data and hi in data:
         return data[lo].astype("float64").to_numpy(), data[hi].astype("float64").to_numpy()
     n_col = f"{measure}_n" if f"{measure}_n" in data else None
     if measure not in data or n_col is None:
         return None
+    # imported here: scipy and statsmodels take ~1 s to import, and the report's frames
+    # carry the matrix's intervals
+    import numpy as np
+    from scipy.stats import norm
+    from statsmodels.stats.proportion import proportion_confint
+
     n = data[n_col].astype("float64").to_numpy()
     rate = data[measure].astype("float64").to_numpy()
     ok = np.isfinite(n) & (n > 0) & np.isfinite(rate)
