@@ -91,7 +91,7 @@ def serving(env: dict, log: Path | None = None, preload: bool = True) -> Iterato
     key = secrets.token_bytes(32)
     name = f"@qsafety-stats-{os.getpid()}-{secrets.token_hex(8)}"
     address = _address_from_env(name)
-    log_file = open(log, "ab") if log else None   # noqa: SIM115 - closed below, after the server
+    log_file = open(log, "wb") if log else None   # noqa: SIM115 - closed below; this build's output only
     proc = subprocess.Popen(child_command([sys.executable, "-m", "quant_safety.stats_server"]),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=env)
     try:
