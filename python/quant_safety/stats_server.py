@@ -38,8 +38,6 @@ from .processes import child_command
 ENV_ADDRESS = "QSAFETY_STATS_SERVER"
 ENV_KEY = "QSAFETY_STATS_SERVER_KEY"
 _STOP = "stop"
-
-
 FAMILY = "AF_UNIX"
 # Linux abstract sockets: no file to clean up, no path-length limit. Elsewhere
 # there is no server and the models compute in dbt's process.
