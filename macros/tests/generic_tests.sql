@@ -47,8 +47,9 @@ where not coalesce(({{ expression }}), {{ 'true' if allow_null else 'false' }})
     entry without a check stops the compilation. One row per failing check:
     check_kind, column_name (the column, the columns joined by ', ', or the
     expression), problem, failing_rows (for unique: the rows sharing their key with
-    another row), and the lowest and highest failing value (the key, columns joined by
-    ', ', for unique and has_row_in; NULL for an expression and for not_null). Zero
+    another row), and the lowest and highest failing value (for unique, relationships
+    and has_row_in the key as text, columns joined by ', '; NULL for an expression and
+    for not_null). Zero
     rows: every check holds. Only tests of the same config share a node: a check with
     its own severity or where is a test of its own. -#}
 {% test row_checks(model, checks) %}
@@ -115,14 +116,16 @@ where not coalesce(({{ expression }}), {{ 'true' if allow_null else 'false' }})
             {{ exceptions.raise_compiler_error("row_checks: " ~ (check | string) ~ ": relationships takes to and field") }}
         {%- endif %}
         {%- do found.append({'kind': 'relationships', 'column': check.column,
-            'problem': 'not a value of ' ~ to ~ '.' ~ field, 'to': to, 'field': field, 'set': true}) %}
+            'problem': 'not a value of ' ~ to ~ '.' ~ field, 'to': to, 'columns': [check.column],
+            'parent_columns': [field], 'skip_nulls': true, 'set': true}) %}
     {%- elif kind == 'has_row_in' %}
         {%- set columns = check.get('columns') %}
         {%- if columns is none or columns is string or columns | length == 0 %}
             {{ exceptions.raise_compiler_error("row_checks: " ~ (check | string) ~ ": has_row_in takes a list of columns") }}
         {%- endif %}
         {%- do found.append({'kind': 'has_row_in', 'column': columns | join(', '),
-            'problem': 'no row in ' ~ check.has_row_in, 'to': check.has_row_in, 'columns': columns, 'set': true}) %}
+            'problem': 'no row in ' ~ check.has_row_in, 'to': check.has_row_in, 'columns': columns,
+            'parent_columns': columns, 'skip_nulls': false, 'set': true}) %}
     {%- else %}
         {%- set c = check.column %}
         {%- set lo = check.get('min_value') %}
@@ -174,27 +177,23 @@ set_{{ loop.index }} as (
         having count(*) > 1
     ) as duplicated
 ),
-{%- elif check.kind == 'relationships' %}
-set_{{ loop.index }} as (
-    select
-        count(*) as failing_rows,
-        cast(min(child.{{ check.column }}) as {{ text }}) as lowest_failing_value,
-        cast(max(child.{{ check.column }}) as {{ text }}) as highest_failing_value
-    from {{ model }} as child
-    left join (select distinct {{ check.field }} as to_field from {{ check.to }}) as parent
-        on child.{{ check.column }} = parent.to_field
-    where child.{{ check.column }} is not null and parent.to_field is null
-),
 {%- else %}
+{#- relationships and has_row_in: the rows without a parent row (an anti-join) #}
 set_{{ loop.index }} as (
     select
         count(*) as failing_rows,
         min({{ quant_safety.row_checks_key(check.columns, 'src.') }}) as lowest_failing_value,
         max({{ quant_safety.row_checks_key(check.columns, 'src.') }}) as highest_failing_value
     from {{ model }} as src
-    left join (select distinct {{ check.columns | join(', ') }} from {{ check.to }}) as dst
-        on {% for c in check.columns %}src.{{ c }} = dst.{{ c }}{% if not loop.last %} and {% endif %}{% endfor %}
-    where dst.{{ check.columns[0] }} is null
+    left join (
+        select distinct {% for p in check.parent_columns %}{{ p }} as parent_{{ loop.index }}{{ ", " if not loop.last }}{% endfor %}
+        from {{ check.to }}
+    ) as dst
+        on {% for c in check.columns %}src.{{ c }} = dst.parent_{{ loop.index }}{{ " and " if not loop.last }}{% endfor %}
+    where dst.parent_1 is null
+    {%- if check.skip_nulls %}
+        {%- for c in check.columns %} and src.{{ c }} is not null{% endfor %}
+    {%- endif %}
 ),
 {%- endif %}
 {%- endfor %}
