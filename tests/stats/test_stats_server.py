@@ -17,19 +17,27 @@ from quant_safety.stats.models import compute as compute_here
 pytestmark = pytest.mark.skipif(not stats_server.AVAILABLE, reason="the server needs Linux abstract sockets")
 
 
+def _server_env() -> dict:
+    """This environment without a server address, and uncached (the reference tables below are too)."""
+    drop = (stats_server.ENV_ADDRESS, stats_server.ENV_KEY, "QSAFETY_STATS_CACHE_DIR")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def _point_at(entries: dict, monkeypatch) -> None:
+    for name, value in entries.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("QSAFETY_STATS_CACHE_DIR", raising=False)
+
+
 @pytest.fixture(scope="module")
 def server():
-    env = {k: v for k, v in os.environ.items() if k not in (stats_server.ENV_ADDRESS, stats_server.ENV_KEY)}
-    env.pop("QSAFETY_STATS_CACHE_DIR", None)        # the reference tables below are computed uncached
-    with stats_server.serving(env) as entries:
+    with stats_server.serving(_server_env()) as entries:
         yield entries
 
 
 @pytest.fixture()
 def pointed_at(server, monkeypatch):
-    for name, value in server.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("QSAFETY_STATS_CACHE_DIR", raising=False)
+    _point_at(server, monkeypatch)
     return server
 
 
@@ -78,13 +86,9 @@ def test_without_a_server_the_table_is_computed_here(monkeypatch, capsys):
 
 
 def test_a_server_that_imports_at_the_first_table_gives_the_same_table(monkeypatch, capsys):
-    env = {k: v for k, v in os.environ.items() if k not in (stats_server.ENV_ADDRESS, stats_server.ENV_KEY)}
-    env.pop("QSAFETY_STATS_CACHE_DIR", None)
-    monkeypatch.delenv("QSAFETY_STATS_CACHE_DIR", raising=False)
     matrix = _matrix()
-    with stats_server.serving(env, preload=False) as entries:
-        for name, value in entries.items():
-            monkeypatch.setenv(name, value)
+    with stats_server.serving(_server_env(), preload=False) as entries:
+        _point_at(entries, monkeypatch)
         served = _served("mixed_models", matrix=matrix)
     pd.testing.assert_frame_equal(served, compute_here("mixed_models", matrix=matrix), check_exact=True)
     assert capsys.readouterr().err == ""
