@@ -167,8 +167,12 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
     cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
     if cfg.db_path.exists() and not full_refresh and not in_place:
         _copy_warehouse(cfg, building)
-    if gate:
-        threading.Thread(target=_import_gate_libraries, name="import-gate", daemon=True).start()
+    # the gate's imports in a thread of this process while dbt runs; after the statistics
+    # server's (below): both are one core's work, and dbt's start and parse needs the other
+    def import_gate() -> None:
+        if gate:
+            threading.Thread(target=_import_gate_libraries, name="import-gate", daemon=True).start()
+
     dbt_results: dict = {}
     # the unit tests test the code: skipped when it is unchanged since they passed here (uptodate.py)
     code_key = uptodate.code_key(fingerprint)
@@ -194,9 +198,12 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         # Above STATS_PRELOAD_MAX_RAW_BYTES of raw input the imports wait for the first
         # table: DuckDB's buffer fills during staging, and they would add to that peak.
         preload = sum(a.size_bytes for a in audits) <= STATS_PRELOAD_MAX_RAW_BYTES
-        stats_server = (stats_serving(dbt_env(cfg, building), log=cfg.work_dir / "dbt_logs" / "stats_server.log",
-                                      preload=preload)
-                        if engine.runs_python_models and select is None else contextlib.nullcontext({}))
+        if engine.runs_python_models and select is None:
+            stats_server = stats_serving(dbt_env(cfg, building), log=cfg.work_dir / "dbt_logs" / "stats_server.log",
+                                         preload=preload, on_loaded=import_gate)
+        else:
+            stats_server = contextlib.nullcontext({})
+            import_gate()
         with progress.stage(f"[2/4] dbt build into {engine.build_label(building)}") as stage, \
                 stats_server as server_env:
             stage.update("dbt: starting")

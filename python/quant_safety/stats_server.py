@@ -10,7 +10,9 @@ while dbt parses the project (one core's work, the other core is free) and then
 computes each table a dbt Python model asks for, with the same function
 (`quant_safety.stats.models.compute`) in the same environment (the fit cache
 dir, one BLAS thread), so the numbers are the same bit for bit. dbt's lock is
-free meanwhile.
+free meanwhile. When its imports are done it says so (`on_loaded`): the build
+starts its own background imports (the gate's) then, not beside it, so that
+dbt's start and parse keep a core to themselves.
 
 The model side is `compute`: it sends the table's name and input frames over a
 local socket (multiprocessing.connection: length-framed pickles, after an HMAC
@@ -27,8 +29,9 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
@@ -75,15 +78,21 @@ def compute(name: str, **inputs):
 
 
 @contextlib.contextmanager
-def serving(env: dict, log: Path | None = None, preload: bool = True) -> Iterator[dict]:
+def serving(env: dict, log: Path | None = None, preload: bool = True,
+            on_loaded: Callable[[], None] | None = None) -> Iterator[dict]:
     """Run a server for the block; yields the environment entries that point a
     dbt process at it. `env` is the server's environment (the one dbt gets: the
     fit cache dir and the BLAS thread counts must be the same); what the server
     prints (warnings, tracebacks) goes to `log` (default: this process's stderr).
     `preload`: import the statistics stack (~270 MB) at once, else when the first
     table is asked for (a large build, whose staging peak it would add to).
+    `on_loaded`: called once, from another thread, when the server's start-up work
+    is over (its imports done, or it failed), so that the caller can start its own
+    background work then, not on the core dbt's start needs; at once without a server.
     Yields {} where there is no server (not Linux)."""
     if not AVAILABLE:
+        if on_loaded:
+            on_loaded()
         yield {}
         return
     key = secrets.token_bytes(32)
@@ -100,6 +109,11 @@ def serving(env: dict, log: Path | None = None, preload: bool = True) -> Iterato
         # it listens (~0.1 s after its start) before it imports the statistics stack; a
         # server that did not start leaves the models to compute in dbt's process
         ready = proc.stdout.readline() == b"listening\n"
+        if on_loaded:
+            # its next line says the imports are done; the end of the pipe (a server that
+            # died, or did not start) counts too
+            threading.Thread(target=lambda: (proc.stdout.readline(), on_loaded()), name="stats-server-loaded",
+                             daemon=True).start()
         yield {ENV_ADDRESS: name, ENV_KEY: key.hex()} if ready else {}
     finally:
         _stop(proc, address, key)
@@ -135,8 +149,10 @@ def _serve(address: str, key: bytes, preload: bool) -> None:
     with Listener(address, family=FAMILY, authkey=key, backlog=8) as listener:
         sys.stdout.write("listening\n")
         sys.stdout.flush()
-        os.dup2(2, 1)        # nobody reads the pipe from now on: what the fits print goes with stderr
         compute_here = _import_stack() if preload else None
+        sys.stdout.write("loaded\n")
+        sys.stdout.flush()
+        os.dup2(2, 1)        # nobody reads the pipe from now on: what the fits print goes with stderr
         while True:
             try:
                 conn = listener.accept()

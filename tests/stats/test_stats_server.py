@@ -5,6 +5,7 @@ build`) or none answering, the table is computed here."""
 from __future__ import annotations
 
 import os
+import threading
 
 import pandas as pd
 import pytest
@@ -92,3 +93,50 @@ def test_a_server_that_imports_at_the_first_table_gives_the_same_table(monkeypat
         served = _served("mixed_models", matrix=matrix)
     pd.testing.assert_frame_equal(served, compute_here("mixed_models", matrix=matrix), check_exact=True)
     assert capsys.readouterr().err == ""
+
+
+def _server_pids() -> list[int]:
+    """This process's statistics-server children."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            cmdline = open(f"/proc/{entry}/cmdline").read()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and "quant_safety.stats_server" in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
+def _has_loaded(pid: int, library: str) -> bool:
+    return f"/{library}/" in open(f"/proc/{pid}/maps").read()
+
+
+def test_on_loaded_is_called_once_the_server_has_imported_the_stack():
+    seen = []
+    done = threading.Event()
+    others = set(_server_pids())           # the module's server, when it runs
+
+    def on_loaded():
+        # what the server has mapped when it says it is done: scipy's compiled modules
+        seen.extend(_has_loaded(pid, "scipy") for pid in set(_server_pids()) - others)
+        done.set()
+
+    with stats_server.serving(_server_env(), on_loaded=on_loaded):
+        assert done.wait(120)
+    assert seen == [True]
+
+
+def test_on_loaded_is_called_when_the_server_does_not_start(tmp_path):
+    # a quant_safety package ahead of the real one on the path, that fails to import
+    (tmp_path / "quant_safety").mkdir()
+    (tmp_path / "quant_safety" / "__init__.py").write_text("raise ImportError('no server here')\n")
+    done = threading.Event()
+    env = dict(_server_env(), PYTHONPATH=str(tmp_path))
+    with stats_server.serving(env, log=tmp_path / "server.log", on_loaded=done.set) as entries:
+        assert done.wait(60)
+    assert entries == {}                     # nothing to point dbt at: the models compute in its process
+    assert "no server here" in (tmp_path / "server.log").read_text()
