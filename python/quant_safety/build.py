@@ -29,6 +29,7 @@ from .config import DEMO_LOCK_DIR, Settings, lock_dir_beside, settings
 from .demo import fingerprint as demo_fingerprint
 from .engine import engine_for
 from .engine.dbt_runner import dbt_env, run_dbt
+from .engine.dbt_steps import STEP_MARKER
 from .errors import BuildError, InputError
 from .gate import GateResult, publish_data_docs, run_gate
 from .gate import import_libraries as import_gate_libraries
@@ -37,6 +38,7 @@ from .progress import Progress
 from .stats_server import serving as stats_serving
 
 STATS_PRELOAD_MAX_RAW_BYTES = 2 * 2**30
+DOCS_COMMAND = ["docs", "generate", "--static", "--no-compile"]
 
 
 def _import_gate_libraries() -> None:
@@ -117,7 +119,8 @@ def build(cfg: Settings | None = None, dbt_vars: dict | None = None, full_refres
     the CLI always runs it. `docs=True` also writes the
     dbt docs site into the build's dbt target dir, from the project just parsed
     and compiled (`--no-compile`: no second parse or compile, the catalog read
-    from the new warehouse); `Engine.generate_docs` copies it from there.
+    from the new warehouse; on an engine whose build is one dbt run, in the same
+    dbt process: engine/dbt_steps.py); `Engine.generate_docs` copies it from there.
     `progress`: where stage lines go (quant_safety.progress); by default a
     Progress of its own (silent with `quiet`) logging dbt's output to
     `<build dir>/dbt_logs/build_output.log`.
@@ -204,16 +207,34 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         else:
             stats_server = contextlib.nullcontext({})
             import_gate()
+        # where the build is one dbt run, the docs site is generated in the same dbt process,
+        # on the same parse of the project, once the build has passed (dbt_steps.py)
+        docs_with_build = docs and engine.runs_python_models
+        if docs_with_build:
+            built_docs_dir(cfg).joinpath("index.html").unlink(missing_ok=True)
+        docs_started: list[float] = []
         with progress.stage(f"[2/4] dbt build into {engine.build_label(building)}") as stage, \
                 stats_server as server_env:
+            def on_line(line: str) -> None:
+                if line.startswith(STEP_MARKER + "docs"):
+                    docs_started.append(time.monotonic())
+                    stage.update("dbt docs generate")
+                stage.dbt_line(line)
+
             stage.update("dbt: starting")
-            run_dbt(cfg, building, args, dbt_vars=dbt_vars, on_line=stage.dbt_line, extra_env=server_env)
+            run_dbt(cfg, building, args, dbt_vars=dbt_vars, on_line=on_line, extra_env=server_env,
+                    then=(DOCS_COMMAND,) if docs_with_build else ())
             dbt_results = dbt_result_counts(cfg.work_dir / "dbt_target" / "run_results.json")
-            stage.done(_dbt_counts_text(dbt_results, unit_tests_passed_at))
+            docs_text = "; dbt docs site" if docs_started else ""
+            stage.done(_dbt_counts_text(dbt_results, unit_tests_passed_at) + docs_text)
         unit = dbt_results.get("unit_test", {})
         if select is None and unit and set(unit) == {"pass"}:
             uptodate.record_unit_tests_passed(cfg.work_dir, code_key, unit["pass"])
-        timings["dbt_build_s"] = time.monotonic() - t0
+        if docs_started:
+            timings["dbt_build_s"] = docs_started[0] - t0
+            timings["dbt_docs_s"] = time.monotonic() - docs_started[0]
+        else:
+            timings["dbt_build_s"] = time.monotonic() - t0
         if not engine.runs_python_models and _selects_claim_ledger(cfg, building, select, dbt_vars):
             t0 = time.monotonic()
             # imported here: the statistics libraries take ~1 s to import, and the DuckDB build
@@ -231,14 +252,13 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
                 _merge_counts(dbt_results, dbt_result_counts(cfg.work_dir / "dbt_target" / "run_results.json"))
             timings["dbt_build_claims_s"] = time.monotonic() - t0
 
-        if docs:
+        if docs and not docs_with_build:
             # before the gate: on Spark the gate holds the embedded metastore until
             # this process exits, and dbt runs in a subprocess
             t0 = time.monotonic()
             built_docs_dir(cfg).joinpath("index.html").unlink(missing_ok=True)
             with progress.stage("[2d/4] dbt docs generate") as stage:
-                run_dbt(cfg, building, ["docs", "generate", "--static", "--no-compile"], dbt_vars=dbt_vars,
-                        on_line=stage.dbt_line)
+                run_dbt(cfg, building, DOCS_COMMAND, dbt_vars=dbt_vars, on_line=stage.dbt_line)
             timings["dbt_docs_s"] = time.monotonic() - t0
         if gate:
             t0 = time.monotonic()

@@ -13,6 +13,7 @@ from ..config import PROJECT_DIR, Settings
 from ..errors import BuildError, InputError
 from ..lockdir import dbt_seed_dir
 from ..processes import child_command
+from .dbt_steps import STEP_MARKER
 
 SINGLE_THREAD_BLAS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 INPUT_ERROR_MARKER = "qsafety-input-error: "   # dbt_plugin.ERROR_MARKER (not imported: that module needs dbt)
@@ -59,16 +60,23 @@ def dbt_env(cfg: Settings, db_file: Path, target_dir: str = "dbt_target", extra:
 
 def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None = None,
             quiet: bool = False, target_dir: str = "dbt_target", on_line=None,
-            extra_env: dict | None = None) -> list[str]:
+            extra_env: dict | None = None, then: tuple[list[str], ...] = ()) -> list[str]:
     """Run `dbt <args>`; raise BuildError with the first failure line on failure.
     `on_line`: called with every output line (progress.Stage.dbt_line) instead of printing;
-    `extra_env`: more environment for dbt (the statistics server's address)."""
-    dbt = Path(sys.executable).with_name("dbt")
-    cmd = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", *args, "--project-dir", str(PROJECT_DIR),
-           "--profiles-dir", str(PROJECT_DIR)]
+    `extra_env`: more environment for dbt (the statistics server's address);
+    `then`: more dbt commands, run after `args` in the same dbt process on the same
+    parse of the project (dbt_steps.py; its output has a dbt_steps.STEP_MARKER line
+    before each command)."""
     from ..validate import check_dbt_vars
 
-    cmd += ["--vars", json.dumps(check_dbt_vars(dbt_vars))]
+    common = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+              "--vars", json.dumps(check_dbt_vars(dbt_vars))]
+    if then:
+        spec = {"common": ["--no-use-colors", *common], "steps": [list(args), *map(list, then)]}
+        cmd = [sys.executable, "-m", "quant_safety.engine.dbt_steps", json.dumps(spec)]
+    else:
+        dbt = Path(sys.executable).with_name("dbt")
+        cmd = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", *args, *common]
     _drop_foreign_partial_parse(cfg.work_dir / target_dir)
     start = time.monotonic()
     # dbt dies with this process (kill -9 of `qsafety build` leaves no dbt behind)
@@ -90,9 +98,15 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
         )
         if input_error:   # a raw file that changed under the build (dbt_plugin.py): one line naming it
             raise InputError(input_error.rstrip("'\""))
-        raise BuildError(f"dbt {args[0]} failed: {summarise_failure(lines)} "
+        raise BuildError(f"dbt {failed_command(lines, args)} failed: {summarise_failure(lines)} "
                          f"(full log: {cfg.work_dir / 'dbt_logs' / 'dbt.log'})")
     return lines
+
+
+def failed_command(lines: list[str], args: list[str]) -> str:
+    """The dbt command that failed: the last one a step line announced (run_dbt's `then`), else `args`'."""
+    return next((line.split(STEP_MARKER, 1)[1].strip() for line in reversed(lines) if line.startswith(STEP_MARKER)),
+                args[0])
 
 
 def _drop_foreign_partial_parse(target: Path) -> None:
