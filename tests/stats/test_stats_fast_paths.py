@@ -195,7 +195,7 @@ def _many_group_matrix(seed: int = 11, models: int = 14, quants: int = 4) -> pd.
 
 
 def test_mixed_models_in_worker_processes_equal_one_process(monkeypatch):
-    from quant_safety.stats import _workers
+    from quant_safety import workers as _workers
 
     m = _many_group_matrix()
     monkeypatch.setenv("QSAFETY_STATS_WORKERS", "1")
@@ -222,7 +222,7 @@ def test_mixed_models_in_worker_processes_equal_one_process(monkeypatch):
 
 
 def test_worker_split_is_longest_processing_time_first():
-    from quant_safety.stats._workers import split
+    from quant_safety.workers import split
 
     # by hand: 5->w0, 4->w1, 3(#2)->w1 (4<5), 3(#3)->w0 (5<7), 2->w1 (7<8), 1->w0 (8<9)
     assert split([5, 4, 3, 3, 2, 1], 2) == [[0, 3, 5], [1, 2, 4]]
@@ -231,7 +231,7 @@ def test_worker_split_is_longest_processing_time_first():
 
 
 def test_worker_failure_raises_with_the_workers_traceback():
-    from quant_safety.stats._workers import run_in_workers
+    from quant_safety.workers import run_in_workers
 
     with pytest.raises(RuntimeError, match=r"_mixed_row failed:(.|\n)*TypeError"):
         run_in_workers(robustness._mixed_row, [None, None], 2)

@@ -409,7 +409,7 @@ def map_fits(fn, tasks: list, size: int, weight=None) -> list:
     """
     import os
 
-    from ._workers import run_in_workers
+    from ..workers import run_in_workers
 
     min_rows = int(os.environ.get("QSAFETY_STATS_PARALLEL_MIN_ROWS", PARALLEL_MIN_ROWS))
     workers = min(stats_workers(), len(tasks))

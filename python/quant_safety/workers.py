@@ -3,7 +3,7 @@
 Why not multiprocessing: its spawn and forkserver workers re-import the parent's
 ``__main__``. Inside dbt that is the dbt script, i.e. all of dbt (~2 s per
 worker before the first fit), and fork is unsafe in dbt's multi-threaded
-process. A worker here is ``python -m quant_safety.stats._workers``: it imports
+process. A worker here is ``python -m quant_safety.workers``: it imports
 only the function's module, reads its share of the tasks (pickle) from stdin,
 and writes the results (or the traceback of the first failure) to stdout.
 """
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import traceback
 
-from ..processes import child_command  # workers die with dbt (and dbt with the build)
+from .processes import child_command  # workers die with dbt (and dbt with the build)
 
 
 def split(weights: list[float], workers: int) -> list[list[int]]:
@@ -43,7 +43,7 @@ def run_in_workers(fn, tasks: list, workers: int, weight=None) -> list:
     procs = []
     try:
         for _share in shares:
-            proc = subprocess.Popen(child_command([sys.executable, "-m", "quant_safety.stats._workers"]),
+            proc = subprocess.Popen(child_command([sys.executable, "-m", "quant_safety.workers"]),
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             procs.append(proc)
         # every worker gets its tasks before any result is read: they run at once
@@ -55,10 +55,10 @@ def run_in_workers(fn, tasks: list, workers: int, weight=None) -> list:
             payload = proc.stdout.read()
             code = proc.wait()
             if code != 0 or not payload:
-                raise RuntimeError(f"quant_safety.stats worker for {fn.__qualname__} exited with code {code}")
+                raise RuntimeError(f"quant_safety worker for {fn.__qualname__} exited with code {code}")
             status, value = pickle.loads(payload)
             if status != "ok":
-                raise RuntimeError(f"quant_safety.stats worker: {fn.__qualname__} failed:\n{value}")
+                raise RuntimeError(f"quant_safety worker: {fn.__qualname__} failed:\n{value}")
             for i, result in zip(share, value):
                 out[i] = result
         return out
