@@ -219,3 +219,23 @@ def test_report_renders_in_headless_chromium(bundle, chromium, tmp_path):
     assert chromium.ink_fraction(png) > 0.08
     dom = chromium.rendered_dom(bundle["dir"] / "analysis_report.html")
     assert dom.count("<img") == 5 and "Headline findings" in dom
+
+
+def test_split_plots_shares_the_figures_by_weight():
+    # weights 3, 3, 1, 1, 1; the worker starts at WORKER_START_WEIGHT = 1, ties stay here:
+    # 0 -> here (0 <= 1: 3), 1 -> worker (1 < 3: 4), 2 -> here (3 < 4: 4), 3 -> here (4 <= 4: 5),
+    # 4 -> worker (4 < 5: 5)
+    assert rep.WORKER_START_WEIGHT == 1.0
+    assert rep.split_plots([3.0, 3.0, 1.0, 1.0, 1.0]) == ([0, 2, 3], [1, 4])
+    assert rep.split_plots([1.0]) == ([0], [])          # one figure: drawn here, no worker
+    assert rep.split_plots([]) == ([], [])
+
+
+def test_figures_drawn_by_the_worker_are_the_figures_drawn_here(plot_data):
+    data, _, th = plot_data
+    plots = [(rep.plot_quality_vs_refusal, (data["cells"], th), {}),
+             (rep.plot_regime_map, (data["cells"], data["quants"]), {}),
+             (rep.plot_regex_vs_judge, (data["gaps"], th), {})]
+    here, there = rep.split_plots([rep.PLOT_WEIGHTS.get(p[0].__name__, 1.0) for p in plots])
+    assert there                                         # the worker draws some of them
+    assert rep.render_pngs(plots) == [rep._plot_png(plot) for plot in plots]

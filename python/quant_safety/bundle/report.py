@@ -405,6 +405,53 @@ def figure_png(fig, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
+# the relative cost of drawing each plot (per-model panels with placed labels draw the most);
+# a worker process's start (its imports) costs about one small plot
+PLOT_WEIGHTS = {"plot_quality_vs_refusal": 3.0}
+WORKER_START_WEIGHT = 1.0
+
+
+def _plot_png(plot: tuple) -> bytes:
+    """The PNG of one figure: `plot` = (plot function of this module, args, kwargs)."""
+    function, args, kwargs = plot
+    return figure_png(function(*args, **kwargs))
+
+
+def split_plots(weights: list[float]) -> tuple[list[int], list[int]]:
+    """(this process's plots, the worker's plots): heaviest first, each to the less loaded
+    side, the worker's load starting at its start-up cost; ties to this process."""
+    loads, shares = [0.0, WORKER_START_WEIGHT], ([], [])
+    for i in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
+        side = 0 if loads[0] <= loads[1] else 1
+        shares[side].append(i)
+        loads[side] += weights[i]
+    return sorted(shares[0]), sorted(shares[1])
+
+
+def render_pngs(plots: list[tuple]) -> list[bytes]:
+    """The PNG of each (plot function, args, kwargs), in order. Drawing and PNG encoding are
+    most of the report's time (~4 s of a demo bundle on one core): with two or more cores a
+    worker process (quant_safety/workers.py) draws its share of the figures while this
+    process draws the rest. The bytes are the same either way (same matplotlib, Agg
+    backend, no time in the PNG metadata)."""
+    here, there = split_plots([PLOT_WEIGHTS.get(plot[0].__name__, 1.0) for plot in plots])
+    if (os.cpu_count() or 1) < 2 or not there:
+        return [_plot_png(plot) for plot in plots]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..workers import run_in_workers
+
+    out: list = [None] * len(plots)
+    # the thread only waits on the worker's pipe; this process draws meanwhile
+    with ThreadPoolExecutor(1) as pool:
+        theirs = pool.submit(run_in_workers, _plot_png, [plots[i] for i in there], 1)
+        for i in here:
+            out[i] = _plot_png(plots[i])
+        for i, png in zip(there, theirs.result()):
+            out[i] = png
+    return out
+
+
 # ------------------------------------------------------------------ document model
 class Doc:
     """A tiny block list rendered to Markdown and to HTML."""
@@ -582,31 +629,31 @@ def build_report(cfg: Settings | None = None, out_dir: Path | None = None, dbt_v
                              hidden_danger_rows, recommended_role
                       from phase5_quant_deployment order by quant_order""")
     axis = "BERTScore" if th.quality_axis == "bertscore" else "key-metric average"
+    # each figure: (plot function, its arguments, caption); rendered in worker processes
     figures = {
-        "fig_a_quality_vs_refusal": (plot_quality_vs_refusal(data["cells"], th),
+        "fig_a_quality_vs_refusal": ((plot_quality_vs_refusal, (data["cells"], th), {}),
                                      f"(a) {axis} delta vs regex refusal delta, one panel per model; shaded: the "
                                      "hidden-danger zone and the near-hidden-danger band (thresholds from the dbt "
                                      "vars); bars: 95% Wilson interval of the cell's regex refusal rate."),
         "fig_a2_quality_vs_judge_refusal": (
-            plot_quality_vs_refusal(data["cells"], th, measure="judge_refusal_rate"),
+            (plot_quality_vs_refusal, (data["cells"], th), {"measure": "judge_refusal_rate"}),
             "(a') The same with the LLM-judge refusal delta on the vertical axis (colour: the regime, which the "
             "rule derives from the regex rate); bars: 95% Wilson interval of the cell's judge refusal rate."),
-        "fig_b_regime_map": (plot_regime_map(data["cells"], data["quants"]),
+        "fig_b_regime_map": ((plot_regime_map, (data["cells"], data["quants"]), {}),
                              "(b) Regime per model x quant cell; colour intensity grows with |regex refusal delta|."),
-        "fig_c_regex_vs_judge": (plot_regex_vs_judge(data["gaps"], th),
+        "fig_c_regex_vs_judge": ((plot_regex_vs_judge, (data["gaps"], th), {}),
                                  f"(c) Regex vs LLM-judge refusal rate per cell with 95% Wilson intervals; the band is "
                                  f"the +/-{th.divergence_gap_pp:g}pp measurement-divergence threshold (TAX_005); "
                                  "diverging cells are labelled."),
-        "fig_d_style_vs_refusal": (plot_style_vs_refusal(data["style"], data["style_corr"]),
+        "fig_d_style_vs_refusal": ((plot_style_vs_refusal, (data["style"], data["style_corr"]), {}),
                                    "(d) Phase 6 refusal-style deltas vs AdvBench refusal delta; r and p from "
                                    "phase6_style_correlations (all cells)."),
     }
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    pngs = {}
-    for name, (fig, _) in figures.items():
-        pngs[name] = figure_png(fig)
-        (fig_dir / f"{name}.png").write_bytes(pngs[name])
+    pngs = dict(zip(figures, render_pngs([plot for plot, _ in figures.values()])))
+    for name, png in pngs.items():
+        (fig_dir / f"{name}.png").write_bytes(png)
 
     doc = Doc()
     doc.h(1, "Quant-safety warehouse: analysis report")
