@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -676,9 +678,33 @@ def generate_demo(raw_dir, seed: int = 42, scale: int = 1, workers: int | None =
     if scale < 1:
         raise ValueError("scale must be an integer >= 1")
     raw_dir = Path(raw_dir)
+    # the quality sources need nothing of the others: with two cores a worker process writes
+    # them while this one writes the rest (the same bytes: every file has its own generators)
+    with ThreadPoolExecutor(1) as pool:
+        if (os.cpu_count() or 1) >= 2:
+            from ..workers import run_in_workers
+
+            quality = pool.submit(run_in_workers, _write_quality_sources, [(str(raw_dir), seed)], 1)
+        else:
+            quality = pool.submit(lambda: [_write_quality_sources((str(raw_dir), seed))])
+        rest = _write_safety_and_judge_sources(raw_dir, seed)
+        out = {**quality.result()[0], **rest}
+    # synthetic replicas
+    if scale > 1:
+        if workers is None:
+            workers = 1
+        _write_replicas(raw_dir, seed, scale, int(workers), out)
+    # what was written, by content: demo detection (fingerprint.is_demo_data) reads it
+    from .fingerprint import record
+    record(raw_dir, [rel for rel, _ in out.values()], seed=seed, scale=scale)
+    return out
+
+
+def _write_quality_sources(task) -> dict:
+    """The kind-A sources of the demo: {label: (relative path, rows)}. `task` = (raw dir, seed)."""
+    raw_dir, seed = Path(task[0]), task[1]
     plans = build_plans()
     out = {}
-    # quality
     for label, rel in QUALITY_SOURCES:
         w = _Writer(raw_dir / rel)
         cells = [plans[c] for c in _cells_for(label)]
@@ -690,6 +716,14 @@ def generate_demo(raw_dir, seed: int = 42, scale: int = 1, workers: int | None =
                 w.write(row)
         w.close()
         out[label] = (rel, w.n)
+    return out
+
+
+def _write_safety_and_judge_sources(raw_dir: Path, seed: int) -> dict:
+    """The kind-B/C sources (safety and its texts), kind D (judges) and kind E (the
+    second judge) of the demo: {label: (relative path, rows)}."""
+    plans = build_plans()
+    out = {}
     # safety + text
     states = {}
     for label, rel in SAFETY_SOURCES:
@@ -736,15 +770,6 @@ def generate_demo(raw_dir, seed: int = 42, scale: int = 1, workers: int | None =
         w.write(row)
     w.close()
     out[SJ.SECOND_JUDGE_LABEL] = (SJ.SECOND_JUDGE_PATH, w.n)
-    states.clear()
-    # synthetic replicas
-    if scale > 1:
-        if workers is None:
-            workers = 1
-        _write_replicas(raw_dir, seed, scale, int(workers), out)
-    # what was written, by content: demo detection (fingerprint.is_demo_data) reads it
-    from .fingerprint import record
-    record(raw_dir, [rel for rel, _ in out.values()], seed=seed, scale=scale)
     return out
 
 
