@@ -104,7 +104,7 @@ def run_dbt(cfg: Settings, db_file: Path, args: list[str], dbt_vars: dict | None
 
 
 def failed_command(lines: list[str], args: list[str]) -> str:
-    """The dbt command that failed: the last one a step line announced (run_dbt's `then`), else `args`'."""
+    """The dbt command that failed: the last one a step line announced (run_dbt's `then`), else `args`."""
     return next((line.split(STEP_MARKER, 1)[1].strip() for line in reversed(lines) if line.startswith(STEP_MARKER)),
                 args[0])
 
