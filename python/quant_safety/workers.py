@@ -10,10 +10,13 @@ and writes the results (or the traceback of the first failure) to stdout.
 from __future__ import annotations
 
 import importlib
+import os
 import pickle
 import subprocess
 import sys
+import threading
 import traceback
+from concurrent.futures import Future
 
 from .processes import child_command  # workers die with dbt (and dbt with the build)
 
@@ -67,6 +70,28 @@ def run_in_workers(fn, tasks: list, workers: int, weight=None) -> list:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def in_worker(fn, task) -> Future:
+    """A future of ``fn(task)``, computed by one worker process while the caller goes on
+    with its own share of the work (a thread waits on the worker's pipe). On one core it
+    is computed here, at once."""
+    future: Future = Future()
+    if (os.cpu_count() or 1) < 2:
+        try:
+            future.set_result(fn(task))
+        except Exception as exc:  # noqa: BLE001 - raised by result(), as from a worker
+            future.set_exception(exc)
+        return future
+
+    def run() -> None:
+        try:
+            future.set_result(run_in_workers(fn, [task], 1)[0])
+        except BaseException as exc:  # noqa: BLE001 - raised by result() in the caller
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"worker-{fn.__name__}", daemon=True).start()
+    return future
 
 
 def _main() -> int:

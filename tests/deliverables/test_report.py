@@ -238,4 +238,4 @@ def test_figures_drawn_by_the_worker_are_the_figures_drawn_here(plot_data):
              (rep.plot_regex_vs_judge, (data["gaps"], th), {})]
     here, there = rep.split_plots([rep.PLOT_WEIGHTS.get(p[0].__name__, 1.0) for p in plots])
     assert there                                         # the worker draws some of them
-    assert rep.render_pngs(plots) == [rep._plot_png(plot) for plot in plots]
+    assert rep.render_pngs(plots) == rep._plot_pngs(plots)

@@ -2,6 +2,8 @@
 cores: the files are the same bytes as when one process writes them all."""
 from __future__ import annotations
 
+import os
+
 from quant_safety.demo import generate
 
 
@@ -11,7 +13,7 @@ def _files(root):
 
 def test_the_demo_is_the_same_bytes_with_and_without_the_worker(tmp_path, monkeypatch):
     with_worker = generate.generate_demo(tmp_path / "two_cores")
-    monkeypatch.setattr(generate.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)   # quant_safety.workers.in_worker: no worker
     alone = generate.generate_demo(tmp_path / "one_core")
     assert with_worker == alone
     assert list(with_worker)[:len(generate.QUALITY_SOURCES)] == [label for label, _ in generate.QUALITY_SOURCES]

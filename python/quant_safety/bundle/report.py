@@ -411,10 +411,9 @@ PLOT_WEIGHTS = {"plot_quality_vs_refusal": 3.0}
 WORKER_START_WEIGHT = 1.0
 
 
-def _plot_png(plot: tuple) -> bytes:
-    """The PNG of one figure: `plot` = (plot function of this module, args, kwargs)."""
-    function, args, kwargs = plot
-    return figure_png(function(*args, **kwargs))
+def _plot_pngs(plots: list[tuple]) -> list[bytes]:
+    """The PNG of each figure: `plot` = (plot function of this module, args, kwargs)."""
+    return [figure_png(function(*args, **kwargs)) for function, args, kwargs in plots]
 
 
 def split_plots(weights: list[float]) -> tuple[list[int], list[int]]:
@@ -430,25 +429,19 @@ def split_plots(weights: list[float]) -> tuple[list[int], list[int]]:
 
 def render_pngs(plots: list[tuple]) -> list[bytes]:
     """The PNG of each (plot function, args, kwargs), in order. Drawing and PNG encoding are
-    most of the report's time (~4 s of a demo bundle on one core): with two or more cores a
-    worker process (quant_safety/workers.py) draws its share of the figures while this
-    process draws the rest. The bytes are the same either way (same matplotlib, Agg
-    backend, no time in the PNG metadata)."""
+    most of the report's time (~4 s of a demo bundle on one core): a worker process
+    (quant_safety/workers.in_worker) draws its share of the figures while this process
+    draws the rest. The bytes are the same either way (same matplotlib, Agg backend, no
+    time in the PNG metadata)."""
+    from ..workers import in_worker
+
     here, there = split_plots([PLOT_WEIGHTS.get(plot[0].__name__, 1.0) for plot in plots])
-    if (os.cpu_count() or 1) < 2 or not there:
-        return [_plot_png(plot) for plot in plots]
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..workers import run_in_workers
-
+    theirs = in_worker(_plot_pngs, [plots[i] for i in there]) if there else None
     out: list = [None] * len(plots)
-    # the thread only waits on the worker's pipe; this process draws meanwhile
-    with ThreadPoolExecutor(1) as pool:
-        theirs = pool.submit(run_in_workers, _plot_png, [plots[i] for i in there], 1)
-        for i in here:
-            out[i] = _plot_png(plots[i])
-        for i, png in zip(there, theirs.result()):
-            out[i] = png
+    for i, png in zip(here, _plot_pngs([plots[i] for i in here])):
+        out[i] = png
+    for i, png in zip(there, theirs.result() if theirs else []):
+        out[i] = png
     return out
 
 

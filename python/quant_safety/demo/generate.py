@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -680,15 +678,11 @@ def generate_demo(raw_dir, seed: int = 42, scale: int = 1, workers: int | None =
     raw_dir = Path(raw_dir)
     # the quality sources need nothing of the others: with two cores a worker process writes
     # them while this one writes the rest (the same bytes: every file has its own generators)
-    with ThreadPoolExecutor(1) as pool:
-        if (os.cpu_count() or 1) >= 2:
-            from ..workers import run_in_workers
+    from ..workers import in_worker
 
-            quality = pool.submit(run_in_workers, _write_quality_sources, [(str(raw_dir), seed)], 1)
-        else:
-            quality = pool.submit(lambda: [_write_quality_sources((str(raw_dir), seed))])
-        rest = _write_safety_and_judge_sources(raw_dir, seed)
-        out = {**quality.result()[0], **rest}
+    quality = in_worker(_write_quality_sources, (str(raw_dir), seed))
+    rest = _write_safety_and_judge_sources(raw_dir, seed)
+    out = {**quality.result(), **rest}
     # synthetic replicas
     if scale > 1:
         if workers is None:
