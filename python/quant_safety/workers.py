@@ -21,16 +21,22 @@ from concurrent.futures import Future
 from .processes import child_command  # workers die with dbt (and dbt with the build)
 
 
-def split(weights: list[float], workers: int) -> list[list[int]]:
-    """Task indices per worker: heaviest first, each to the least loaded worker
-    (longest-processing-time rule; ties to the lower worker, so it is deterministic)."""
-    loads = [0.0] * workers
-    shares: list[list[int]] = [[] for _ in range(workers)]
+def shares_by_weight(weights: list[float], start_loads: list[float]) -> list[list[int]]:
+    """Task indices per side, one side per entry of `start_loads` (its load before any
+    task): heaviest first, each to the least loaded side (longest-processing-time rule;
+    ties to the lower side, so it is deterministic). A side may get no task."""
+    loads = list(start_loads)
+    shares: list[list[int]] = [[] for _ in loads]
     for i in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
-        w = min(range(workers), key=lambda k: (loads[k], k))
+        w = min(range(len(loads)), key=lambda k: (loads[k], k))
         shares[w].append(i)
         loads[w] += weights[i]
-    return [sorted(s) for s in shares if s]
+    return [sorted(s) for s in shares]
+
+
+def split(weights: list[float], workers: int) -> list[list[int]]:
+    """Task indices per worker (shares_by_weight), without empty shares: no idle worker."""
+    return [s for s in shares_by_weight(weights, [0.0] * workers) if s]
 
 
 def run_in_workers(fn, tasks: list, workers: int, weight=None) -> list:

@@ -419,12 +419,10 @@ def _plot_pngs(plots: list[tuple]) -> list[bytes]:
 def split_plots(weights: list[float]) -> tuple[list[int], list[int]]:
     """(this process's plots, the worker's plots): heaviest first, each to the less loaded
     side, the worker's load starting at its start-up cost; ties to this process."""
-    loads, shares = [0.0, WORKER_START_WEIGHT], ([], [])
-    for i in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
-        side = 0 if loads[0] <= loads[1] else 1
-        shares[side].append(i)
-        loads[side] += weights[i]
-    return sorted(shares[0]), sorted(shares[1])
+    from ..workers import shares_by_weight
+
+    here, there = shares_by_weight(weights, [0.0, WORKER_START_WEIGHT])
+    return here, there
 
 
 def render_pngs(plots: list[tuple]) -> list[bytes]:
