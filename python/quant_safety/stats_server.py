@@ -7,7 +7,8 @@ interpreter lock its worker threads share: importing the statistics stack
 held it while the other dbt thread waited to compile and run its nodes. The
 build therefore starts this server before dbt (`serving`): it imports the stack
 while dbt parses the project (one core's work, the other core is free) and then
-computes each table a dbt Python model asks for, with the same function
+computes each table a dbt Python model asks for (each in a thread of its own,
+so that a cheap table does not wait behind a slow one), with the same function
 (`quant_safety.stats.models.compute`) in the same environment (the fit cache
 dir, one BLAS thread), so the numbers are the same bit for bit. dbt's lock is
 free meanwhile. When its imports are done it says so (`on_loaded`): the build
@@ -149,30 +150,46 @@ def _serve(address: str, key: bytes, preload: bool) -> None:
     with Listener(address, family=FAMILY, authkey=key, backlog=8) as listener:
         sys.stdout.write("listening\n")
         sys.stdout.flush()
-        compute_here = _import_stack() if preload else None
+        stack = [_import_stack()] if preload else []
+        stack_lock = threading.Lock()
         sys.stdout.write("loaded\n")
         sys.stdout.flush()
         os.dup2(2, 1)        # nobody reads the pipe from now on: what the fits print goes with stderr
+
+        def compute_here(name: str, inputs: dict):
+            with stack_lock:
+                if not stack:
+                    stack.append(_import_stack())
+            return stack[0](name, **inputs)
+
         while True:
             try:
                 conn = listener.accept()
             except (OSError, EOFError, AuthenticationError):   # a client without the key, or one that left
                 continue
-            with conn:
-                try:
-                    request = conn.recv()
-                except (EOFError, OSError):
-                    continue
-                if request == _STOP:
-                    return
-                name, inputs = request
-                try:
-                    compute_here = compute_here or _import_stack()
-                    reply = ("ok", compute_here(name, **inputs))
-                except BaseException:  # noqa: BLE001 - the model raises it with this traceback
-                    reply = ("error", traceback.format_exc())
-                with contextlib.suppress(OSError):
-                    conn.send(reply)
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                conn.close()
+                continue
+            if request == _STOP:
+                conn.close()
+                return
+            # each table in a thread of its own: dbt asks for two at a time (its two
+            # threads), and a cheap table (a few correlations) must not wait behind a
+            # slow one (the mixed-model fits), holding a dbt thread idle meanwhile
+            threading.Thread(target=_answer, args=(conn, request, compute_here), daemon=True).start()
+
+
+def _answer(conn, request, compute_here) -> None:
+    with conn:
+        name, inputs = request
+        try:
+            reply = ("ok", compute_here(name, inputs))
+        except BaseException:  # noqa: BLE001 - the model raises it with this traceback
+            reply = ("error", traceback.format_exc())
+        with contextlib.suppress(OSError):
+            conn.send(reply)
 
 
 def _main() -> int:

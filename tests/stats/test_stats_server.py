@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -140,3 +141,25 @@ def test_on_loaded_is_called_when_the_server_does_not_start(tmp_path):
         assert done.wait(60)
     assert entries == {}                     # nothing to point dbt at: the models compute in its process
     assert "no server here" in (tmp_path / "server.log").read_text()
+
+
+def test_a_cheap_table_does_not_wait_behind_a_slow_one(monkeypatch):
+    # dbt asks for two tables at a time; the server answers each in a thread of its own
+    from test_stats_fast_paths import _many_group_matrix
+
+    big = _many_group_matrix(models=100)          # 12 mixed fits of ~400 rows: seconds, in the server
+    cheap = _matrix()
+    env = dict(_server_env(), QSAFETY_STATS_WORKERS="1")
+    done: dict[str, float] = {}
+    with stats_server.serving(env) as entries:
+        _point_at(entries, monkeypatch)
+        slow = threading.Thread(target=lambda: (_served("mixed_models", matrix=big),
+                                                done.setdefault("slow", time.monotonic())))
+        slow.start()
+        time.sleep(0.5)                           # the slow request is in the server
+        served = _served("bpw_regressions", matrix=cheap)
+        done["cheap"] = time.monotonic()
+        slow.join(300)
+    assert set(done) == {"slow", "cheap"}
+    assert done["cheap"] < done["slow"]
+    pd.testing.assert_frame_equal(served, compute_here("bpw_regressions", matrix=cheap), check_exact=True)
