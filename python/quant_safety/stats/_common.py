@@ -378,7 +378,13 @@ def has_columns(df: pd.DataFrame, *cols: str) -> bool:
 # independent fits in worker processes
 # ---------------------------------------------------------------------------
 
-PARALLEL_MIN_ROWS = 2000   # below this many data rows in all, starting workers costs more than it saves
+# Below this many data rows over all fits, starting workers costs more than it saves.
+# Measured (mixed models, one BLAS thread): a fit takes ~0.03 s + ~0.0004 s per row
+# (statsmodels loops over the groups, and the groups grow with the rows), a worker
+# ~1.5 s to import the stack plus the pickling, so two workers pay off from ~3.5 s of
+# serial fitting, ~9000 rows: from about x20 of the demo (x10: ~2900 rows, 1.6 s in one
+# process against 2.5 s with two workers; x100: ~29000 rows).
+PARALLEL_MIN_ROWS = 10000
 
 
 def stats_workers() -> int:
@@ -404,7 +410,7 @@ def map_fits(fn, tasks: list, size: int, weight=None) -> list:
     for slow, Python-bound fits (statsmodels' per-group loops): they leave the
     GIL the other statistics models share inside dbt's process and use every core.
     ``size`` (data rows over all tasks) below QSAFETY_STATS_PARALLEL_MIN_ROWS
-    (default 2000) keeps the fits here: a worker needs ~1.5 s to import the stack.
+    (default 10000) keeps the fits here: a worker needs ~1.5 s to import the stack.
     ``weight(task)`` estimates a task's cost for splitting the tasks (default 1).
     """
     import os
