@@ -10,6 +10,26 @@
     supersede_across_sources: a duplicate key in a lower-precedence source is
     excluded (judge precedence) rather than quarantined.
     per_source_keys: duplicates are only looked for inside one source (judge pool mode). -#}
+{#- The columns of every audit_<kind>__lines table besides load_status and status_reason. -#}
+{% macro audit_status_columns() -%}
+  {{ return(['source_label', 'file_sha256', 'source_line', 'raw_model_name', 'base_model', 'quant',
+             'task_name', 'sample_id', 'precedence', 'release_wave', 'parse_problem', 'raw_line_preview',
+             'rule_status', 'rule_reason']) }}
+{%- endmacro %}
+
+{#- The loaded lines of one record kind, their content from the parse model
+    (base_<kind>__lines, alias `line`) and their status from the audit
+    (audit_<kind>__lines, alias `status`: precedence, release_wave, base_model, quant):
+    the FROM and WHERE of a staging model. -#}
+{% macro loaded_lines(kind) -%}
+from {{ ref('base_' ~ kind ~ '__lines') }} as line
+inner join {{ ref('audit_' ~ kind ~ '__lines') }} as status
+    on status.source_label = line.source_label
+    and status.source_line = line.source_line
+    and status.file_sha256 = line.file_sha256
+where status.load_status = 'loaded'
+{%- endmacro %}
+
 {% macro audit_lines(parsed_model, extra_rule_condition=none, extra_rule_reason=none,
                      supersede_across_sources=false, per_source_keys=false) %}
 with manifest as (
@@ -93,8 +113,13 @@ contested as (
     )
 )
 
+{#- The status of each line and what decides it; the record's content stays in the
+    parse model (staging joins the loaded lines back to it: macro loaded_lines), so the
+    lines are not copied a second time, text and all. -#}
 select
-    mapped.*,
+    {%- for column in quant_safety.audit_status_columns() %}
+    mapped.{{ column }},
+    {%- endfor %}
     coalesce(
         mapped.rule_status,
         case

@@ -1,20 +1,19 @@
 {#- Loaded quality samples (kind A): one row per loaded raw line. -#}
 select
-    source_label,
-    source_line,
-    release_wave,
-    raw_model_name,
-    base_model,
-    quant,
-    task_name,
-    task_type,
-    task_role,
-    sample_id,
-    bertscore,
-    rouge_l,
-    coherence,
-    exact_match,
-    num_tokens_generated,
-    had_nonfinite_token
-from {{ ref('audit_quality__lines') }}
-where load_status = 'loaded'
+    line.source_label,
+    line.source_line,
+    status.release_wave,
+    line.raw_model_name,
+    status.base_model,
+    status.quant,
+    line.task_name,
+    line.task_type,
+    line.task_role,
+    line.sample_id,
+    line.bertscore,
+    line.rouge_l,
+    line.coherence,
+    line.exact_match,
+    line.num_tokens_generated,
+    line.had_nonfinite_token
+{{ quant_safety.loaded_lines('quality') }}

@@ -2,28 +2,27 @@
     the upstream base_model/quant fields, kept to show where upstream's own
     parsing disagrees with the registry (AWQ/GPTQ names, contract §6). -#}
 select
-    source_label,
-    source_line,
-    release_wave,
-    raw_model_name,
-    base_model,
-    quant,
-    task_name,
-    task_role,
-    sample_id,
-    domain,
-    metric,
-    score,
-    raw_score,
-    refusal_type,
-    refusal_confidence,
-    jailbreak_type,
-    behavior_category,
-    base_behavior_id,
-    bbq_category,
-    reported_base_model,
-    reported_quant,
-    (coalesce(reported_base_model, base_model) <> base_model
-        or upper(coalesce(reported_quant, quant)) <> upper(quant)) as reported_cell_mismatch
-from {{ ref('audit_safety__lines') }}
-where load_status = 'loaded'
+    line.source_label,
+    line.source_line,
+    status.release_wave,
+    line.raw_model_name,
+    status.base_model,
+    status.quant,
+    line.task_name,
+    line.task_role,
+    line.sample_id,
+    line.domain,
+    line.metric,
+    line.score,
+    line.raw_score,
+    line.refusal_type,
+    line.refusal_confidence,
+    line.jailbreak_type,
+    line.behavior_category,
+    line.base_behavior_id,
+    line.bbq_category,
+    line.reported_base_model,
+    line.reported_quant,
+    (coalesce(line.reported_base_model, status.base_model) <> status.base_model
+        or upper(coalesce(line.reported_quant, status.quant)) <> upper(status.quant)) as reported_cell_mismatch
+{{ quant_safety.loaded_lines('safety') }}
