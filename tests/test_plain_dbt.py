@@ -65,14 +65,15 @@ def plain_dbt(tmp_path_factory, warehouse):
     env.update(QSAFETY_RAW_DIR=str(warehouse.raw_dir), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     dbt = str(Path(sys.executable).with_name("dbt"))
     timings = {}
-    # a warehouse file left by an earlier `qsafety build`: its fingerprint row must not outlive
-    # a plain dbt run (on-run-start forget_build_fingerprint), or the next qsafety build would
-    # call the warehouse up to date
+    # a warehouse file left by an earlier `qsafety build`: its fingerprint row and parse code
+    # key must not outlive a plain dbt run (on-run-start forget_build_record), or the next
+    # qsafety build would call the warehouse up to date or reuse parse rows of other code
     (project / "data").mkdir(exist_ok=True)
     import duckdb
 
     with duckdb.connect(str(project / "data" / "warehouse.duckdb")) as con:
         con.execute("create table build_fingerprint as select 'stale' as fingerprint")
+        con.execute("create table parse_code_key as select 'stale' as code_key")
     for name, args in (("build", ["build"]), ("docs", ["docs", "generate", "--no-compile"])):
         start = time.monotonic()
         proc = subprocess.run([dbt, "--no-use-colors", *args], cwd=project, env=env, capture_output=True, text=True)
@@ -113,8 +114,8 @@ def test_plain_dbt_build_equals_qsafety_build(plain_dbt, warehouse):
     with duckdb.connect() as con:
         con.execute("attach ? as plain (read_only)", [str(plain_db)])
         con.execute("attach ? as built (read_only)", [str(warehouse.db_path)])
-        # build_fingerprint: written by qsafety build only, dropped by every dbt run
-        tables = _tables(con, "built") - {"build_fingerprint"}
+        # build_fingerprint, parse_code_key: written by qsafety build only, dropped by every dbt run
+        tables = _tables(con, "built") - {"build_fingerprint", "parse_code_key"}
         assert _tables(con, "plain") == tables
         assert {"matrix", "int_cells", "int_cell_metrics", "audit_reconciliation", "audit_sources",
                 "audit_source_files", "audit_source_chunks", "claim_ledger"} <= tables

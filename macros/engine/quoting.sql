@@ -125,13 +125,18 @@
   {%- endif -%}
 {%- endmacro %}
 
-{#- on-run-start, DuckDB: any dbt run changes the warehouse, so the fingerprint of the
-    last `qsafety build` (quant_safety/uptodate.py) no longer describes it: forget it.
-    `qsafety build` records a new one after its dbt run, before the swap; a plain
-    `dbt build` leaves none, so the next `qsafety build` builds. -#}
-{% macro forget_build_fingerprint() -%}
+{#- on-run-start, DuckDB: any dbt run changes the warehouse, so what the last
+    `qsafety build` recorded about it (quant_safety/uptodate.py) no longer describes it:
+    forget it. build_fingerprint: the inputs it was built from; parse_code_key: the code
+    its parse rows were written with (a plain run may have parsed files with other code).
+    `qsafety build` records both after its dbt run, before the swap; a plain `dbt build`
+    leaves neither, so the next `qsafety build` builds, parsing every file again. -#}
+{% macro forget_build_record(identifier) -%}
+  {%- if identifier not in ('build_fingerprint', 'parse_code_key') -%}
+    {{ exceptions.raise_compiler_error("forget_build_record: not a build record: " ~ (identifier | tojson)) }}
+  {%- endif -%}
   {%- if target.type == 'duckdb' -%}
     drop table if exists {{ api.Relation.create(database=target.database, schema=target.schema,
-                                                identifier='build_fingerprint') }}
+                                                identifier=identifier) }}
   {%- endif -%}
 {%- endmacro %}

@@ -168,8 +168,15 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
     in_place = engine.builds_in_place
     building = engine.building_path()
     cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
+    code_key = uptodate.code_key(fingerprint)
     if cfg.db_path.exists() and not full_refresh and not in_place:
         _copy_warehouse(cfg, building)
+        # the incremental parse rows were written by some code: reused only with the same code key
+        reparse = uptodate.reparse_reason(building, code_key)
+        if reparse:
+            say(f"  every raw file is parsed again (as with --full-refresh): {reparse}")
+            building.unlink()
+            full_refresh = True
     # the gate's imports in a thread of this process while dbt runs; after the statistics
     # server's (below): both are one core's work, and dbt's start and parse needs the other
     def import_gate() -> None:
@@ -178,7 +185,6 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
 
     dbt_results: dict = {}
     # the unit tests test the code: skipped when it is unchanged since they passed here (uptodate.py)
-    code_key = uptodate.code_key(fingerprint)
     unit_tests_passed_at = None if (full_refresh or select) else uptodate.unit_tests_passed_at(cfg.work_dir,
                                                                                               code_key)
     try:
@@ -275,7 +281,7 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
         claims, regimes = ({}, {}) if in_place else _ledger_counts(building)
         if not in_place:
             # only a full build with the gate is a build of its whole input
-            _record_fingerprint(building, fingerprint if (select is None and gate) else None)
+            _record_fingerprint(building, fingerprint if (select is None and gate) else None, code_key)
     except BaseException as exc:
         if not in_place:
             building.unlink(missing_ok=True)
@@ -304,7 +310,11 @@ def _build(cfg, dbt_vars, full_refresh, select, gate, docs, rehash, progress, ti
                        gate_history=gate_result.history_runs, unit_tests_passed_at=unit_tests_passed_at)
 
 
-def _record_fingerprint(db_file: Path, fingerprint) -> None:
+def _record_fingerprint(db_file: Path, fingerprint, parse_key: str) -> None:
+    """The build fingerprint (a full build with the gate, else none), and the code key
+    the parse rows were written with. Every parse table of the new file was written with
+    this key, a partial build's (--select) too: it started from a copy only when the copy's
+    key was this one, else from nothing (as --full-refresh)."""
     import duckdb
 
     with duckdb.connect(str(db_file)) as con:
@@ -312,6 +322,7 @@ def _record_fingerprint(db_file: Path, fingerprint) -> None:
             uptodate.drop(con)
         else:
             uptodate.record(con, fingerprint)
+        uptodate.record_parse_key(con, parse_key)
         con.execute("checkpoint")
 
 

@@ -333,6 +333,47 @@ def code_key(fp: Fingerprint) -> str:
     return sha256_bytes(json.dumps(code, sort_keys=True).encode("utf-8"))
 
 
+# --------------------------------------------------------------------------------------
+# the parse models' rows: parsed again when the code that parsed them changed
+# --------------------------------------------------------------------------------------
+# The parse models (base_<kind>__lines) are incremental by file: a file already ingested
+# with the same sha256 is not read again. Its rows are a function of its bytes and of the
+# code key (the SQL and macros that parse it, the seeds its checks read - task catalog,
+# registry additions -, the vars - raw_line_max_bytes, quarantine_preview_chars,
+# refusal_prefix_tokens ... - and the packages), so the warehouse records the code key its
+# parse rows were written with (table parse_code_key), and `qsafety build` parses every
+# file again (as `--full-refresh`) when it differs or is not recorded.
+PARSE_TABLE = "parse_code_key"
+
+
+def record_parse_key(con, key: str) -> None:
+    """After a build that (re)parsed every file it needed with this code key."""
+    con.execute(f"create or replace table {PARSE_TABLE} (code_key varchar, recorded_at_utc timestamp)")
+    con.execute(f"insert into {PARSE_TABLE} values (?, ?::timestamp)",
+                [key, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())])
+    con.execute(f"comment on table {PARSE_TABLE} is 'The code key (project code, seeds, vars, packages) the "
+                f"rows of the incremental parse models base_<kind>__lines were written with: qsafety build "
+                f"parses every file again when it changes (quant_safety.uptodate).'")
+
+
+def reparse_reason(db_path: Path, key: str) -> str | None:
+    """Why the warehouse's parse rows cannot be reused with this code key, or None."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            row = con.execute(f"select code_key from {PARSE_TABLE} limit 1").fetchone()
+    except duckdb.CatalogException:
+        return "the warehouse does not record the code its raw lines were parsed with"
+    except duckdb.Error as exc:
+        return f"its parse code key could not be read ({str(exc).splitlines()[0]})"
+    if not row:
+        return "the warehouse does not record the code its raw lines were parsed with"
+    if row[0] != key:
+        return "the project code, a seed, a var or a package changed since the raw lines were parsed"
+    return None
+
+
 def unit_tests_passed_at(work_dir: Path, key: str) -> str | None:
     """When the unit tests last passed in this build dir for this code key (UTC), else None."""
     try:
