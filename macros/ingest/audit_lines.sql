@@ -30,6 +30,25 @@ inner join {{ ref('audit_' ~ kind ~ '__lines') }} as status
 where status.load_status = 'loaded'
 {%- endmacro %}
 
+{#- The first columns of every staging model of loaded lines: where the line comes from
+    (file, line, release wave; with_precedence: the source's precedence as
+    source_precedence), its cell (model name as written, base model, quant) and its
+    task item (task_name, task_role, sample_id). Aliases as in loaded_lines. -#}
+{% macro loaded_line_columns(with_precedence=false) -%}
+    line.source_label,
+    line.source_line,
+    {%- if with_precedence %}
+    status.precedence as source_precedence,
+    {%- endif %}
+    status.release_wave,
+    line.raw_model_name,
+    status.base_model,
+    status.quant,
+    line.task_name,
+    line.task_role,
+    line.sample_id
+{%- endmacro %}
+
 {% macro audit_lines(parsed_model, extra_rule_condition=none, extra_rule_reason=none,
                      supersede_across_sources=false, per_source_keys=false) %}
 with manifest as (

@@ -1,15 +1,7 @@
 {#- Loaded quality samples (kind A): one row per loaded raw line. -#}
 select
-    line.source_label,
-    line.source_line,
-    status.release_wave,
-    line.raw_model_name,
-    status.base_model,
-    status.quant,
-    line.task_name,
+    {{ quant_safety.loaded_line_columns() }},
     line.task_type,
-    line.task_role,
-    line.sample_id,
     line.bertscore,
     line.rouge_l,
     line.coherence,

@@ -2,15 +2,7 @@
     the upstream base_model/quant fields, kept to show where upstream's own
     parsing disagrees with the registry (AWQ/GPTQ names, contract §6). -#}
 select
-    line.source_label,
-    line.source_line,
-    status.release_wave,
-    line.raw_model_name,
-    status.base_model,
-    status.quant,
-    line.task_name,
-    line.task_role,
-    line.sample_id,
+    {{ quant_safety.loaded_line_columns() }},
     line.domain,
     line.metric,
     line.score,
