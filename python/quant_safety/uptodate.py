@@ -339,10 +339,12 @@ def code_key(fp: Fingerprint) -> str:
 # The parse models (base_<kind>__lines) are incremental by file: a file already ingested
 # with the same sha256 is not read again. Its rows are a function of its bytes and of the
 # code key (the SQL and macros that parse it, the seeds its checks read - task catalog,
-# registry additions -, the vars - raw_line_max_bytes, quarantine_preview_chars,
-# refusal_prefix_tokens ... - and the packages), so the warehouse records the code key its
-# parse rows were written with (table parse_code_key), and `qsafety build` parses every
-# file again (as `--full-refresh`) when it differs or is not recorded.
+# registry additions -, the vars - raw_line_max_bytes, quarantine_preview_chars - and the
+# packages), so the warehouse records the code key its parse rows were written with (table
+# parse_code_key), and `qsafety build` parses every file again (as `--full-refresh`) when it
+# differs or is not recorded. The key is the whole code key, not only the files the parse
+# reads: a change anywhere in the project re-parses once, which costs one full build and
+# cannot miss a macro the parse calls.
 PARSE_TABLE = "parse_code_key"
 
 
