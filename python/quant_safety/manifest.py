@@ -88,10 +88,19 @@ class _Chunker:
     """Cuts a byte stream into load chunks while it is hashed (see the module
     doc). Fed blocks of at most max_line bytes, so a line that lies wholly
     inside one block is never over the limit: only the line still open at a
-    block's end is measured, and per block the work is a few find() calls."""
+    block's end is measured, and per block the work is a few find() calls.
+
+    It also keeps the whole file's sha256 (`file_digest`) and counts its lines
+    (`lines`): every byte reaches exactly one chunk, in file order, so the
+    file digest is updated with the same pieces. The first chunk starts at byte 0
+    and its digest is the file digest until it closes (hexdigest() does not
+    end a hashlib digest), so those bytes are hashed once, not twice; a file
+    of one chunk (most files below the chunk target) is hashed once in all."""
 
     def __init__(self, target: int, max_line: int):
         self.target, self.max_line = target, max_line
+        self.file_digest = new_digest()
+        self.lines = 0              # lines read so far (a last line without \n counts)
         self.chunks: list[Chunk] = []
         self.cur = None             # [offset, hasher, length, first_line, lines]
         self.long = None            # [offset, hasher, length, line number]
@@ -99,11 +108,23 @@ class _Chunker:
         self.pending_start = 0
         self.line_no = 1            # number of the line being read
         self.pos = 0                # absolute offset of the next block
+        self.pos_hashed = 0         # bytes in the file digest so far
+
+    def _digest(self):
+        """The digest of a chunk that starts now: the file digest itself for the first one."""
+        return self.file_digest if not self.chunks and self.pos_hashed == 0 else new_digest()
+
+    def _hash(self, hasher, data) -> None:
+        hasher.update(data)
+        if hasher is not self.file_digest:
+            self.file_digest.update(data)
+        self.pos_hashed += len(data)
 
     def _lines(self, data, start: int, count: int) -> None:
         if self.cur is None:
-            self.cur = [start, new_digest(), 0, self.line_no, 0]
-        self.cur[1].update(data)
+            self.cur = [start, self._digest(), 0, self.line_no, 0]
+        self._hash(self.cur[1], data)
+        self.lines += count
         self.cur[2] += len(data)
         self.cur[4] += count
         self.line_no += count
@@ -118,7 +139,8 @@ class _Chunker:
 
     def _start_long(self) -> None:
         self._close()
-        self.long = [self.pending_start, new_digest(bytes(self.pending)), len(self.pending), self.line_no]
+        self.long = [self.pending_start, self._digest(), len(self.pending), self.line_no]
+        self._hash(self.long[1], bytes(self.pending))
         self.pending = bytearray()
 
     def _close_long(self, terminated: bool) -> None:
@@ -127,6 +149,7 @@ class _Chunker:
                                  length - (1 if terminated else 0)))
         self.long = None
         self.line_no += 1
+        self.lines += 1
 
     def feed(self, block: bytes) -> None:
         view = memoryview(block)
@@ -135,7 +158,7 @@ class _Chunker:
         if self.long is not None:
             j = block.find(b"\n")
             end = n if j < 0 else j + 1
-            self.long[1].update(view[:end])
+            self._hash(self.long[1], view[:end])
             self.long[2] += end
             if j < 0:
                 return
@@ -154,7 +177,7 @@ class _Chunker:
                 self.pending_start = base
             if len(self.pending) + j > self.max_line:       # the open line ends here, too long
                 self._start_long()
-                self.long[1].update(view[:j + 1])
+                self._hash(self.long[1], view[:j + 1])
                 self.long[2] += j + 1
                 self._close_long(True)
             else:
@@ -206,38 +229,33 @@ def audit_file(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     Also checks the bytes are UTF-8 (the contract's encoding): a file that is
     not raises InputError naming the file and the line.
     """
-    digest = new_digest()
     decoder = codecs.getincrementaldecoder("utf-8")()
     target = chunk_bytes or load_chunk_bytes()
     chunker = _Chunker(target, max_line_bytes)
     # a block is cut into whole lines at most once, so a chunk ends within a block of its target
     block_size = max(1, min(CHUNK, max_line_bytes, target))
-    lines = 0
     size = 0
-    last = b""
     with os.fdopen(_open_regular(path), "rb", buffering=0) as handle:
         while chunk := handle.read(block_size):
-            digest.update(chunk)
             try:
                 # an all-ASCII chunk is valid UTF-8 unless a multi-byte character
                 # of the previous chunk is still open (then the decoder must see it)
                 if not (chunk.isascii() and not decoder.getstate()[0]):
                     decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                line = lines + chunk[:exc.start].count(b"\n") + 1
+                # the lines before this block: the chunker's line_no is the number of the one open
+                line = chunker.line_no - 1 + chunk[:exc.start].count(b"\n") + 1
                 raise InputError(f"{path}: line {line}: not UTF-8 ({exc.reason} at byte "
                                  f"{size + exc.start})") from None
             chunker.feed(chunk)
-            lines += chunk.count(b"\n")
             size += len(chunk)
-            last = chunk[-1:]
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise InputError(f"{path}: line {lines + 1}: not UTF-8 (truncated multi-byte character at the end)") from None
-    if size and last != b"\n":
-        lines += 1
-    return digest.hexdigest(), lines, size, chunker.finish()
+        raise InputError(f"{path}: line {chunker.line_no}: not UTF-8 (truncated multi-byte character "
+                         f"at the end)") from None
+    chunks = chunker.finish()
+    return chunker.file_digest.hexdigest(), chunker.lines, size, chunks
 
 
 def hash_and_count(path: Path) -> tuple[str, int, int]:

@@ -57,6 +57,24 @@ def test_chunks_cover_every_byte_and_line(tmp_path, seed):
         _check_chunks(data, chunks, max_line, target)
 
 
+def test_not_utf8_names_the_line_across_blocks_and_long_lines(tmp_path):
+    """The line number of a byte that is not UTF-8, when the file is read in blocks of
+    max_line bytes and has lines over it (long-line chunks): the oracle is the index
+    of the line the bad byte was put in."""
+    rng = random.Random(7)
+    path = tmp_path / "f.jsonl"
+    for _ in range(200):
+        lines = [bytes(rng.choices(b"ab{} ", k=rng.choice([0, 3, 50, 200]))) for _ in range(rng.randint(1, 40))]
+        k = rng.randrange(len(lines))
+        at = rng.randint(0, len(lines[k]))
+        bad = b"\xff" if rng.random() < 0.5 else "é".encode()[:1] + b"a"   # invalid byte / cut character
+        lines[k] = lines[k][:at] + bad + lines[k][at:]
+        path.write_bytes(b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b""))
+        with pytest.raises(InputError, match=rf": line {k + 1}: not UTF-8"):
+            manifest.audit_file(path, max_line_bytes=rng.choice([64, 100, 1000]),
+                                chunk_bytes=rng.choice([50, 500, 10**9]))
+
+
 def test_chunk_reader_refuses_changed_bytes(tmp_path):
     path = tmp_path / "f.jsonl"
     path.write_bytes(b'{"a": 1}\n{"a": 2}\n')
