@@ -195,7 +195,12 @@ def _answer(conn, request, compute_here) -> None:
 def _main() -> int:
     lines = sys.stdin.read().split("\n")
     _serve(_address_from_env(lines[0]), bytes.fromhex(lines[1]), preload=lines[2] == "preload")
-    return 0
+    # stopped: every table was answered (the build asks to stop after dbt has exited) and
+    # nothing is left to write. The interpreter's normal exit tears down the statistics
+    # stack module by module (~0.9 s of a x10 build, the build waits for it); skip that.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
