@@ -57,20 +57,29 @@ def test_chunks_cover_every_byte_and_line(tmp_path, seed):
         _check_chunks(data, chunks, max_line, target)
 
 
-def test_not_utf8_names_the_line_across_blocks_and_long_lines(tmp_path):
-    """The line number of a byte that is not UTF-8, when the file is read in blocks of
-    max_line bytes and has lines over it (long-line chunks): the oracle is the index
-    of the line the bad byte was put in."""
+def test_not_utf8_names_the_line_and_byte_across_blocks(tmp_path):
+    """The line and byte offset of the first sequence that is not UTF-8, when the file is
+    read in small blocks (max_line / chunk target of a few bytes: a multi-byte character
+    open at a block's end), has lines over max_line (long-line chunks) and other
+    characters around. The oracle is bytes.decode's own error position."""
     rng = random.Random(7)
     path = tmp_path / "f.jsonl"
-    for _ in range(200):
-        lines = [bytes(rng.choices(b"ab{} ", k=rng.choice([0, 3, 50, 200]))) for _ in range(rng.randint(1, 40))]
-        k = rng.randrange(len(lines))
-        at = rng.randint(0, len(lines[k]))
-        bad = b"\xff" if rng.random() < 0.5 else "é".encode()[:1] + b"a"   # invalid byte / cut character
-        lines[k] = lines[k][:at] + bad + lines[k][at:]
-        path.write_bytes(b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b""))
-        with pytest.raises(InputError, match=rf": line {k + 1}: not UTF-8"):
+    for _ in range(400):
+        data = bytearray(rng.choices(b"ab{} \n", k=rng.randint(1, 6000)))
+        for _ in range(rng.randint(0, 30)):                  # valid characters of 2-4 bytes
+            at = rng.randrange(len(data) + 1)
+            data[at:at] = rng.choice(["é", "€", "😀"]).encode()
+        at = rng.randrange(len(data) + 1)
+        while at < len(data) and (data[at] & 0xC0) == 0x80:    # not inside a character
+            at += 1
+        data[at:at] = rng.choice([b"\xff", "€".encode()[:2] + b"a", "😀".encode()[:3] + b"\n", b"\xc0\xaf"])
+        data = bytes(data)
+        with pytest.raises(UnicodeDecodeError) as oracle:
+            data.decode("utf-8")
+        bad = oracle.value.start
+        line = data[:bad].count(b"\n") + 1
+        path.write_bytes(data)
+        with pytest.raises(InputError, match=rf": line {line}: not UTF-8 \(.* at byte {bad}\)"):
             manifest.audit_file(path, max_line_bytes=rng.choice([64, 100, 1000]),
                                 chunk_bytes=rng.choice([50, 500, 10**9]))
 
