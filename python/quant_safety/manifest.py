@@ -90,8 +90,7 @@ class _Chunker:
     inside one block is never over the limit: only the line still open at a
     block's end is measured, and per block the work is a few find() calls.
 
-    It also keeps the whole file's sha256 (`file_digest`) and counts its lines
-    (`lines`): every byte reaches exactly one chunk, in file order, so the
+    It also keeps the whole file's sha256 (`file_digest`): every byte reaches exactly one chunk, in file order, so the
     file digest is updated with the same pieces. The first chunk starts at byte 0
     and its digest is the file digest until it closes (hexdigest() does not
     end a hashlib digest), so those bytes are hashed once, not twice; a file
@@ -100,7 +99,6 @@ class _Chunker:
     def __init__(self, target: int, max_line: int):
         self.target, self.max_line = target, max_line
         self.file_digest = new_digest()
-        self.lines = 0              # lines read so far (a last line without \n counts)
         self.chunks: list[Chunk] = []
         self.cur = None             # [offset, hasher, length, first_line, lines]
         self.long = None            # [offset, hasher, length, line number]
@@ -124,7 +122,6 @@ class _Chunker:
         if self.cur is None:
             self.cur = [start, self._digest(), 0, self.line_no, 0]
         self._hash(self.cur[1], data)
-        self.lines += count
         self.cur[2] += len(data)
         self.cur[4] += count
         self.line_no += count
@@ -149,7 +146,6 @@ class _Chunker:
                                  length - (1 if terminated else 0)))
         self.long = None
         self.line_no += 1
-        self.lines += 1
 
     def feed(self, block: bytes) -> None:
         view = memoryview(block)
@@ -275,7 +271,8 @@ def audit_file(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         raise InputError(f"{path}: line {chunker.line_no}: not UTF-8 (truncated multi-byte character "
                          f"at the end)") from None
     chunks = chunker.finish()
-    return chunker.file_digest.hexdigest(), chunker.lines, size, chunks
+    # every line is closed by finish(): line_no is one past the last (a last line without \n counts)
+    return chunker.file_digest.hexdigest(), chunker.line_no - 1, size, chunks
 
 
 def hash_and_count(path: Path) -> tuple[str, int, int]:
