@@ -87,3 +87,29 @@ def query(warehouse):
             return con.execute(sql).df()
 
     return run
+
+
+STAGING_OF_KIND = {"quality": "stg_quality__samples", "safety": "stg_safety__scored_samples",
+                   "judge": "stg_judge__annotations", "text": "stg_safety__generations",
+                   "second_judge": "stg_second_judge__annotations"}
+
+
+def staging_against_audit(db_path: Path) -> set[str]:
+    """Asserts that each staging model holds one row per line its audit table loaded and
+    none of the others, with the audit's cell and release wave (staging takes those from
+    the small source and model-name tables, not from the audit's row of each line: macro
+    loaded_lines). Returns the statuses the audit tables hold, for the caller to check
+    that the build had lines of each."""
+    import duckdb
+
+    statuses: set[str] = set()
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        for kind, staging in STAGING_OF_KIND.items():
+            audit = con.execute(f"select load_status, source_label, source_line, base_model, quant, release_wave "
+                                f"from audit_{kind}__lines").fetchall()
+            loaded = sorted(row[1:] for row in audit if row[0] == "loaded")
+            staged = sorted(con.execute(f"select source_label, source_line, base_model, quant, release_wave "
+                                        f"from {staging}").fetchall())
+            assert staged and staged == loaded, kind
+            statuses |= {row[0] for row in audit}
+    return statuses

@@ -15,7 +15,7 @@ from quant_safety import manifest
 from quant_safety.build import build, lock
 from quant_safety.errors import InputError
 
-from .conftest import make_settings
+from .conftest import make_settings, staging_against_audit
 
 # Appendix B.1-B.3 (raw, loaded); tr134_legacy_judge loads 3,780 after precedence (inconsistencies item 10)
 APPENDIX_B = {
@@ -41,6 +41,12 @@ def test_staging_totals(query):
     assert query("select count(*) n from stg_quality__samples")["n"][0] == 37485
     assert query("select count(*) n from stg_safety__scored_samples")["n"][0] == 48603
     assert query("select count(*) n from stg_judge__annotations")["n"][0] == 21096
+
+
+def test_staging_holds_exactly_the_audits_loaded_lines(warehouse):
+    """No line is lost, repeated or given another cell between the audit and staging,
+    with the demo's excluded lines (out-of-scope model, legacy BBQ, superseded judge) among them."""
+    assert staging_against_audit(warehouse.db_path) == {"loaded", "excluded"}
 
 
 def test_exclusions_are_explained_by_rules(query):

@@ -18,16 +18,31 @@
 {%- endmacro %}
 
 {#- The loaded lines of one record kind, their content from the parse model
-    (base_<kind>__lines, alias `line`) and their status from the audit
-    (audit_<kind>__lines, alias `status`: precedence, release_wave, base_model, quant):
-    the FROM and WHERE of a staging model. -#}
+    (base_<kind>__lines, alias `line`): the FROM and WHERE of a staging model.
+    Which lines are loaded is the audit's word (audit_<kind>__lines): every current
+    line of the parse model except those the audit did not load (`dropped`, an
+    anti-join whose hash table holds only the excluded and quarantined lines). A
+    line's source attributes (precedence, release_wave; alias `source`) and its
+    cell (base_model, quant; alias `names`) come from the same two small tables,
+    by the same keys, as the audit's own (macro audit_lines): one row each per
+    file and per raw model name, so no row is multiplied. Joining the audit's
+    status of every line instead (a hash table of every line with its 64-character
+    file hash) ran out of DuckDB's 1 GB at x100 when two staging reads ran at once. -#}
 {% macro loaded_lines(kind) -%}
 from {{ ref('base_' ~ kind ~ '__lines') }} as line
-inner join {{ ref('audit_' ~ kind ~ '__lines') }} as status
-    on status.source_label = line.source_label
-    and status.source_line = line.source_line
-    and status.file_sha256 = line.file_sha256
-where status.load_status = 'loaded'
+inner join {{ ref('audit_sources') }} as source
+    on source.source_label = line.source_label
+    and source.actual_sha256 = line.file_sha256
+inner join {{ ref('stg_registry__model_names') }} as names
+    on names.raw_model_name = line.raw_model_name
+left join (
+    select source_label, source_line
+    from {{ ref('audit_' ~ kind ~ '__lines') }}
+    where load_status <> 'loaded'
+) as dropped
+    on dropped.source_label = line.source_label
+    and dropped.source_line = line.source_line
+where dropped.source_line is null
 {%- endmacro %}
 
 {#- The first columns of every staging model of loaded lines: where the line comes from
@@ -38,12 +53,12 @@ where status.load_status = 'loaded'
     line.source_label,
     line.source_line,
     {%- if with_precedence %}
-    status.precedence as source_precedence,
+    source.precedence as source_precedence,
     {%- endif %}
-    status.release_wave,
+    source.release_wave,
     line.raw_model_name,
-    status.base_model,
-    status.quant,
+    names.base_model,
+    names.quant,
     line.task_name,
     line.task_role,
     line.sample_id
@@ -133,7 +148,7 @@ contested as (
 )
 
 {#- The status of each line and what decides it; the record's content stays in the
-    parse model (staging joins the loaded lines back to it: macro loaded_lines), so the
+    parse model (staging reads the loaded lines there: macro loaded_lines), so the
     lines are not copied a second time, text and all. -#}
 select
     {%- for column in quant_safety.audit_status_columns() %}

@@ -15,6 +15,6 @@ select
     line.bbq_category,
     line.reported_base_model,
     line.reported_quant,
-    (coalesce(line.reported_base_model, status.base_model) <> status.base_model
-        or upper(coalesce(line.reported_quant, status.quant)) <> upper(status.quant)) as reported_cell_mismatch
+    (coalesce(line.reported_base_model, names.base_model) <> names.base_model
+        or upper(coalesce(line.reported_quant, names.quant)) <> upper(names.quant)) as reported_cell_mismatch
 {{ quant_safety.loaded_lines('safety') }}

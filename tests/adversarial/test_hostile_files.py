@@ -18,6 +18,7 @@ import json
 import duckdb
 import pytest
 
+from ..conftest import staging_against_audit
 from .conftest import sha
 from .hostile import LIMIT, payload_path
 
@@ -122,6 +123,12 @@ def test_every_loaded_line_is_the_line_python_reads(hostile):
         assert rec["sample_id"] == sample_id, (label, source_line)
         assert (rec.get("model") or rec.get("model_name")) == model, (label, source_line)
     assert len(rows) > 5000
+
+
+def test_staging_holds_exactly_the_audits_loaded_lines(hostile):
+    """No line is lost, repeated or given another cell between the audit and staging,
+    with the hostile files' quarantined lines among them."""
+    assert {"loaded", "quarantined"} <= staging_against_audit(hostile["cfg"].db_path)
 
 
 def test_reconciliation_holds(hostile):
