@@ -22,7 +22,7 @@
     Which lines are loaded is the audit's word (audit_<kind>__lines): every current
     line of the parse model except those the audit did not load (`dropped`, an
     anti-join whose hash table holds only the excluded and quarantined lines). A
-    line's source attributes (precedence, release_wave; alias `source`) and its
+    line's source attributes (precedence, release_wave; alias `src`) and its
     cell (base_model, quant; alias `names`) come from the same two small tables,
     by the same keys, as the audit's own (macro audit_lines): one row each per
     file and per raw model name, so no row is multiplied. Joining the audit's
@@ -30,9 +30,9 @@
     file hash) ran out of DuckDB's 1 GB at x100 when two staging reads ran at once. -#}
 {% macro loaded_lines(kind) -%}
 from {{ ref('base_' ~ kind ~ '__lines') }} as line
-inner join {{ ref('audit_sources') }} as source
-    on source.source_label = line.source_label
-    and source.actual_sha256 = line.file_sha256
+inner join {{ ref('audit_sources') }} as src
+    on src.source_label = line.source_label
+    and src.actual_sha256 = line.file_sha256
 inner join {{ ref('stg_registry__model_names') }} as names
     on names.raw_model_name = line.raw_model_name
 left join (
@@ -53,9 +53,9 @@ where dropped.source_line is null
     line.source_label,
     line.source_line,
     {%- if with_precedence %}
-    source.precedence as source_precedence,
+    src.precedence as source_precedence,
     {%- endif %}
-    source.release_wave,
+    src.release_wave,
     line.raw_model_name,
     names.base_model,
     names.quant,
