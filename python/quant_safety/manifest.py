@@ -90,8 +90,9 @@ class _Chunker:
     inside one block is never over the limit: only the line still open at a
     block's end is measured, and per block the work is a few find() calls.
 
-    It also keeps the whole file's sha256 (`file_digest`): every byte reaches exactly one chunk, in file order, so the
-    file digest is updated with the same pieces. The first chunk starts at byte 0
+    It also keeps the whole file's sha256 (`file_digest`): every byte reaches
+    exactly one chunk, in file order, so the file digest is updated with the
+    same pieces. The first chunk starts at byte 0
     and its digest is the file digest until it closes (hexdigest() does not
     end a hashlib digest), so those bytes are hashed once, not twice; a file
     of one chunk (most files below the chunk target) is hashed once in all."""
