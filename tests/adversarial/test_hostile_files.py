@@ -18,7 +18,7 @@ import json
 import duckdb
 import pytest
 
-from ..conftest import staging_against_audit
+from ..conftest import STAGING_OF_KIND, staging_against_audit
 from .conftest import sha
 from .hostile import LIMIT, payload_path
 
@@ -101,17 +101,9 @@ def test_every_loaded_line_is_the_line_python_reads(hostile):
     cfg = hostile["cfg"]
     paths = {r["source_label"]: cfg.raw_dir / r["relative_path"] for r in hostile["rows"]}
     with duckdb.connect(str(cfg.db_path), read_only=True) as con:
-        rows = con.execute("""select source_label, source_line, sample_id, raw_model_name
-                              from stg_safety__scored_samples
-                              union all select source_label, source_line, sample_id, raw_model_name
-                              from stg_quality__samples
-                              union all select source_label, source_line, sample_id, raw_model_name
-                              from stg_judge__annotations
-                              union all select source_label, source_line, sample_id, raw_model_name
-                              from stg_safety__generations
-                              union all select source_label, source_line, sample_id, raw_model_name
-                              from stg_second_judge__annotations
-                           """).fetchall()
+        rows = con.execute(" union all ".join(
+            f"select source_label, source_line, sample_id, raw_model_name from {staging}"
+            for staging in STAGING_OF_KIND.values())).fetchall()
     chunks = hostile["chunks_per_file"]
     assert sum(n > 1 for n in chunks.values()) >= 20, chunks    # most files were read in several ranges
     lines = {}
